@@ -1,0 +1,28 @@
+# Developer entry points of loyalty_crm; the work is done by scripts/ (see README.md).
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint clean-cache
+
+help: ## Show this help
+	@echo "Targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## Install what is missing: system packages, PostgreSQL role, Odoo 18.0 source, Python venv
+	@$(ROOT)/scripts/setup.sh
+
+run: ## Serve Odoo + loyalty_crm with demo data on http://localhost:8069 (login admin / admin)
+	@$(ROOT)/scripts/run.sh
+
+test: ## Fresh database, all tests (browser tours in headless Chromium), then lint; fails on any skip
+	@$(ROOT)/scripts/test.sh
+
+lint: ## ruff check, ruff format --check, pylint-odoo with OCA's mandatory checks
+	@$(ROOT)/scripts/lint.sh
+
+clean-cache: ## Delete ~/.cache/loyalty_crm (Odoo source, venv, files) and the demo database
+	@bash -c 'set -eu; . "$(ROOT)/scripts/env.sh"; \
+		case "$$LOYALTY_CACHE" in */loyalty_crm) ;; *) die "Refusing to delete $$LOYALTY_CACHE";; esac; \
+		db="$${LOYALTY_DB:-loyalty_crm_demo}"; \
+		if pg_isready -q 2>/dev/null; then dropdb --if-exists "$$db" && say "Dropped database $$db"; fi; \
+		rm -rf "$$LOYALTY_CACHE"; say "Deleted $$LOYALTY_CACHE"'

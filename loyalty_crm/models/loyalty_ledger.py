@@ -1,0 +1,281 @@
+"""The bonus ledger: the single source of truth of every bonus card's balance.
+
+Entries are append-only. A card's ``points`` is always the sum of its entries in
+the states that count (``available`` and ``posted``); :meth:`LoyaltyLedger._post`
+is the only code path that changes it, under a row lock on the card.
+"""
+
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL, float_compare, float_is_zero
+
+_logger = logging.getLogger(__name__)
+
+ENTRY_TYPES = [
+    ("accrual", "Accrual"),
+    ("redemption", "Redemption"),
+    ("expiry", "Expiry"),
+    ("adjustment", "Adjustment"),
+    ("transfer", "Transfer"),
+    ("reversal", "Reversal"),
+    ("bonus", "Bonus"),
+]
+# Sign each type's points must have (None: either).
+ENTRY_SIGN = {
+    "accrual": 1,
+    "bonus": 1,
+    "redemption": -1,
+    "expiry": -1,
+    "adjustment": None,
+    "transfer": None,
+    "reversal": None,
+}
+# States whose points make up the balance.
+BALANCE_STATES = ("available", "posted")
+# The only changes an entry ever goes through after it is written.
+STATE_TRANSITIONS = {("pending", "available"), ("pending", "cancelled")}
+POINTS_DIGITS = (16, 2)
+
+
+class LoyaltyLedger(models.Model):
+    _name = "loyalty.ledger"
+    _description = "Bonus Ledger Entry"
+    _order = "date desc, id desc"
+    _rec_name = "display_name"
+
+    card_id = fields.Many2one(
+        "loyalty.card", required=True, ondelete="restrict", index=True, readonly=True
+    )
+    partner_id = fields.Many2one(
+        related="card_id.partner_id", store=True, index=True, string="Member"
+    )
+    program_id = fields.Many2one(related="card_id.program_id", store=True)
+    company_id = fields.Many2one(related="card_id.company_id", store=True)
+    currency_id = fields.Many2one(related="card_id.currency_id")
+    entry_type = fields.Selection(ENTRY_TYPES, string="Type", required=True, readonly=True)
+    points = fields.Float(digits=POINTS_DIGITS, required=True, readonly=True)
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("available", "Available"),
+            ("posted", "Posted"),
+            ("cancelled", "Cancelled"),
+        ],
+        required=True,
+        readonly=True,
+        index=True,
+        help="Pending: locked for the return window, not spendable yet. "
+        "Available: points that can be spent. Posted: a settled movement. "
+        "Cancelled: a pending entry that never became available.",
+    )
+    date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
+    expiry_date = fields.Date(readonly=True, help="Date the points of this lot expire.")
+    reason = fields.Char(readonly=True)
+    res_model = fields.Char(string="Source Model", readonly=True, index=True)
+    res_id = fields.Many2oneReference(
+        string="Source Record", model_field="res_model", readonly=True, index=True
+    )
+    idempotency_key = fields.Char(readonly=True, index=True)
+    counterpart_id = fields.Many2one(
+        "loyalty.ledger",
+        readonly=True,
+        index="btree_not_null",
+        help="The other side of a transfer, or the entry a reversal reverses.",
+    )
+    user_id = fields.Many2one(
+        "res.users", string="By", readonly=True, default=lambda self: self.env.user
+    )
+
+    _sql_constraints = [
+        ("points_not_zero", "CHECK (points <> 0)", "A ledger entry moves points."),
+        (
+            "state_sign",
+            "CHECK (state <> 'pending' OR points > 0)",
+            "Only positive points can be pending.",
+        ),
+    ]
+
+    @api.depends("entry_type", "points", "card_id")
+    def _compute_display_name(self):
+        types = dict(self._fields["entry_type"]._description_selection(self.env))
+        for entry in self:
+            entry.display_name = _(
+                "%(type)s %(points)+.2f (%(card)s)",
+                type=types.get(entry.entry_type, ""),
+                points=entry.points,
+                card=entry.card_id.code or "",
+            )
+
+    # ------------------------------------------------------------ immutability
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.context.get("_loyalty_ledger_post") or not self.env.su:
+            raise AccessError(
+                _(
+                    "Ledger entries are written by the bonus program itself "
+                    "(sales, POS, adjustments); they cannot be created directly."
+                )
+            )
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su:
+            raise AccessError(
+                _(
+                    "Ledger entries cannot be changed. Post a correcting entry "
+                    "(an adjustment or a reversal) instead."
+                )
+            )
+        if set(vals) - {"state"}:
+            raise UserError(
+                _(
+                    "Ledger entries cannot be changed. Post a correcting entry "
+                    "(an adjustment or a reversal) instead."
+                )
+            )
+        for entry in self:
+            if (entry.state, vals["state"]) not in STATE_TRANSITIONS:
+                raise UserError(
+                    _(
+                        "A %(state)s ledger entry cannot be changed. Post a "
+                        "correcting entry instead.",
+                        state=entry.state,
+                    )
+                )
+        res = super().write(vals)
+        self.card_id._loyalty_sync_points()
+        return res
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        raise UserError(
+            _(
+                "Ledger entries cannot be deleted. Post a correcting entry "
+                "(an adjustment or a reversal) instead."
+            )
+        )
+
+    # ------------------------------------------------------------ posting
+    @api.model
+    def _lock_cards(self, cards):
+        """Lock the cards' rows until the end of the transaction (ordered: no deadlock)."""
+        if cards:
+            self.env.flush_all()
+            self.env.execute_query(
+                SQL(
+                    "SELECT id FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+                    tuple(cards.ids),
+                )
+            )
+            cards.invalidate_recordset(["points"])
+
+    @api.model
+    def _post(
+        self,
+        card,
+        points,
+        entry_type,
+        *,
+        state=None,
+        reason=None,
+        source=None,
+        idempotency_key=None,
+        expiry_date=None,
+        counterpart=None,
+        allow_inactive=False,
+    ):
+        """Append an entry to ``card``'s ledger and update its balance.
+
+        The card's row is locked first, so the balance check and the new entry
+        happen atomically with respect to every other posting on the card.
+        Raises ``UserError`` when the card can't take the entry (blocked card,
+        balance that would become negative) and writes nothing in that case.
+        """
+        card.ensure_one()
+        points = round(points, POINTS_DIGITS[1])
+        if float_is_zero(points, precision_digits=POINTS_DIGITS[1]):
+            raise UserError(_("A ledger entry must move a non-zero number of points."))
+        sign = ENTRY_SIGN[entry_type]
+        if sign and sign * points < 0:
+            raise UserError(
+                _("A %(type)s cannot have %(points)s points.", type=entry_type, points=points)
+            )
+        if not card.program_id.is_bonus_program:
+            raise UserError(_("Card %(code)s is not a bonus card.", code=card.code))
+        self._lock_cards(card)
+        if not allow_inactive and card.loyalty_state not in ("issued", "active"):
+            raise UserError(
+                _(
+                    "Card %(code)s is %(state)s: it cannot be used.",
+                    code=card.code,
+                    state=card._loyalty_state_label(),
+                )
+            )
+        state = state or ("available" if points > 0 else "posted")
+        if state in BALANCE_STATES and points < 0:
+            if float_compare(card.points + points, 0, precision_digits=2) < 0:
+                raise UserError(
+                    _(
+                        "Card %(code)s has %(balance)s points: %(points)s cannot be taken.",
+                        code=card.code,
+                        balance=card.points,
+                        points=-points,
+                    )
+                )
+        entry = (
+            self.sudo()
+            .with_context(_loyalty_ledger_post=True)
+            .create(
+                {
+                    "card_id": card.id,
+                    "entry_type": entry_type,
+                    "points": points,
+                    "state": state,
+                    "reason": reason,
+                    "res_model": source and source._name,
+                    "res_id": source and source.id,
+                    "idempotency_key": idempotency_key,
+                    "expiry_date": expiry_date,
+                    "counterpart_id": counterpart and counterpart.id,
+                    "user_id": self.env.user.id,
+                }
+            )
+        )
+        card._loyalty_sync_points()
+        return entry
+
+    # ------------------------------------------------------------ reconciliation
+    @api.model
+    def _loyalty_find_mismatches(self):
+        """Bonus cards whose ``points`` differ from the sum of their ledger.
+
+        Returns a list of ``(card_id, card_points, ledger_points)``.
+        """
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT c.id, c.points, COALESCE(l.total, 0)
+                  FROM loyalty_card c
+                  JOIN loyalty_program p ON p.id = c.program_id AND p.is_bonus_program
+             LEFT JOIN (SELECT card_id, SUM(points) AS total
+                          FROM loyalty_ledger
+                         WHERE state IN %s
+                      GROUP BY card_id) l ON l.card_id = c.id
+                 WHERE ROUND(COALESCE(c.points, 0)::numeric, 2) <> COALESCE(l.total, 0)
+                """,
+                BALANCE_STATES,
+            )
+        )
+        return [(card_id, points, float(total)) for card_id, points, total in rows]
+
+    @api.model
+    def _cron_reconcile(self):
+        mismatches = self._loyalty_find_mismatches()
+        for card_id, points, total in mismatches:
+            _logger.error(
+                "Bonus card %s holds %s points but its ledger sums to %s", card_id, points, total
+            )
+        return mismatches

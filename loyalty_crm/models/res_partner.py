@@ -1,0 +1,445 @@
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.osv import expression
+
+from ..tools import normalize_phone
+from .loyalty_card import USABLE_STATES
+
+# Questionnaire answers that make up the completeness score.
+COMPLETENESS_FIELDS = (
+    "phone",
+    "email",
+    "loyalty_birthdate",
+    "loyalty_gender",
+    "loyalty_marital_status",
+    "loyalty_employment",
+    "loyalty_children",
+    "loyalty_channel_ids",
+    "city",
+    "loyalty_interest_ids",
+)
+PHONE_FIELDS = ("phone", "mobile")
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # ------------------------------------------------------------ questionnaire
+    loyalty_birthdate = fields.Date(string="Birth Date", tracking=True)
+    loyalty_age = fields.Integer(
+        string="Age", compute="_compute_loyalty_age", search="_search_loyalty_age"
+    )
+    loyalty_gender = fields.Selection(
+        [("male", "Male"), ("female", "Female"), ("other", "Other")],
+        string="Gender",
+        tracking=True,
+    )
+    loyalty_marital_status = fields.Selection(
+        [
+            ("single", "Single"),
+            ("married", "Married"),
+            ("divorced", "Divorced"),
+            ("widowed", "Widowed"),
+        ],
+        string="Marital Status",
+        tracking=True,
+    )
+    loyalty_employment = fields.Selection(
+        [
+            ("employed", "Employed"),
+            ("self_employed", "Self-employed"),
+            ("student", "Student"),
+            ("retired", "Retired"),
+            ("unemployed", "Unemployed"),
+        ],
+        string="Employment",
+        tracking=True,
+    )
+    loyalty_occupation = fields.Char(string="Occupation", tracking=True)
+    loyalty_children = fields.Selection(
+        [("0", "No children"), ("1", "One child"), ("2", "Two children"), ("3", "Three or more")],
+        string="Children",
+        tracking=True,
+    )
+    loyalty_channel_ids = fields.Many2many(
+        "loyalty.notification.channel",
+        string="Preferred Channels",
+        help="How the member wants to hear from us. 'None' means no messages.",
+    )
+    loyalty_home_store_id = fields.Many2one("pos.config", string="Home Store", tracking=True)
+    loyalty_interest_ids = fields.Many2many(
+        "product.category", string="Interests", help="Product categories the member likes."
+    )
+    loyalty_source_id = fields.Many2one("utm.source", string="Acquisition Source", tracking=True)
+    loyalty_medium_id = fields.Many2one("utm.medium", string="Acquisition Medium", tracking=True)
+    loyalty_campaign_id = fields.Many2one(
+        "utm.campaign", string="Acquisition Campaign", tracking=True
+    )
+    loyalty_consent_ids = fields.One2many("loyalty.consent", "partner_id", string="Consents")
+    loyalty_marketing_consent = fields.Boolean(
+        string="Marketing Consent",
+        compute="_compute_loyalty_marketing_consent",
+        store=True,
+        help="The member's latest answer to marketing messages (all channels).",
+    )
+    loyalty_completeness = fields.Integer(
+        string="Questionnaire Completeness",
+        compute="_compute_loyalty_completeness",
+        store=True,
+        help="Share of the questionnaire the member filled in, 0-100.",
+    )
+    # ------------------------------------------------------------ membership
+    loyalty_card_ids = fields.One2many("loyalty.card", "partner_id", string="Loyalty Cards")
+    loyalty_card_id = fields.Many2one(
+        "loyalty.card",
+        string="Member Card",
+        compute="_compute_loyalty_card_id",
+        store=True,
+        index="btree_not_null",
+    )
+    loyalty_is_member = fields.Boolean(
+        string="Member", compute="_compute_loyalty_card_id", store=True, index=True
+    )
+    loyalty_card_code = fields.Char(related="loyalty_card_id.code", string="Card Number")
+    loyalty_card_state = fields.Selection(related="loyalty_card_id.loyalty_state")
+    loyalty_points = fields.Float(
+        related="loyalty_card_id.points", string="Bonus Points", digits=(16, 2)
+    )
+    loyalty_points_pending = fields.Float(
+        related="loyalty_card_id.points_pending", string="Pending Bonus Points"
+    )
+    loyalty_phone = fields.Char(
+        string="Member Phone",
+        compute="_compute_loyalty_phone",
+        store=True,
+        copy=False,
+        help="The member's phone in E.164: it identifies the member like a card.",
+    )
+    loyalty_lookup = fields.Char(
+        string="Card or Phone",
+        compute="_compute_loyalty_lookup",
+        search="_search_loyalty_lookup",
+        help="Find a member by card number or phone number in any notation.",
+    )
+
+    _sql_constraints = [
+        (
+            "loyalty_phone_unique",
+            "UNIQUE(loyalty_phone)",
+            "Another member already has this phone number.",
+        ),
+    ]
+
+    # ------------------------------------------------------------ computes
+    @api.depends("loyalty_birthdate")
+    def _compute_loyalty_age(self):
+        today = fields.Date.context_today(self)
+        for partner in self:
+            birthdate = partner.loyalty_birthdate
+            partner.loyalty_age = relativedelta(today, birthdate).years if birthdate else 0
+
+    def _search_loyalty_age(self, operator, value):
+        if operator not in ("=", "!=", "<", "<=", ">", ">="):
+            raise UserError(_("Unsupported search on age: %(operator)s", operator=operator))
+        today = fields.Date.context_today(self)
+        value = int(value)
+        # age >= N  <=>  born on or before today - N years
+        youngest = today - relativedelta(years=value)  # age == value from here ...
+        oldest = today - relativedelta(years=value + 1, days=-1)  # ... to here
+        domains = {
+            "=": [("loyalty_birthdate", "<=", youngest), ("loyalty_birthdate", ">=", oldest)],
+            ">=": [("loyalty_birthdate", "<=", youngest)],
+            ">": [("loyalty_birthdate", "<", oldest)],
+            "<": [("loyalty_birthdate", ">", youngest)],
+            "<=": [("loyalty_birthdate", ">=", oldest)],
+        }
+        if operator == "!=":
+            return [("loyalty_birthdate", "!=", False), "!", *expression.AND([domains["="]])]
+        return expression.AND([[("loyalty_birthdate", "!=", False)], domains[operator]])
+
+    @api.depends("loyalty_consent_ids.consent", "loyalty_consent_ids.date")
+    def _compute_loyalty_marketing_consent(self):
+        for partner in self:
+            latest = partner.loyalty_consent_ids.filtered(
+                lambda c: c.purpose == "marketing" and c.channel == "all"
+            ).sorted(lambda c: (c.date, c.id))[-1:]
+            partner.loyalty_marketing_consent = latest.consent == "opt_in"
+
+    @api.depends(*COMPLETENESS_FIELDS)
+    def _compute_loyalty_completeness(self):
+        for partner in self:
+            filled = sum(1 for name in COMPLETENESS_FIELDS if partner[name])
+            partner.loyalty_completeness = round(100 * filled / len(COMPLETENESS_FIELDS))
+
+    @api.depends(
+        "loyalty_card_ids.loyalty_state",
+        "loyalty_card_ids.program_id",
+        "loyalty_card_ids.active",
+    )
+    def _compute_loyalty_card_id(self):
+        for partner in self:
+            cards = partner.loyalty_card_ids.filtered(
+                lambda c: c.is_bonus_card and c.active
+                and c.loyalty_state in USABLE_STATES + ("blocked",)
+            )
+            company_program = (partner.company_id or self.env.company).loyalty_bonus_program_id
+            card = cards.filtered(lambda c: c.program_id == company_program)[:1] or cards[:1]
+            partner.loyalty_card_id = card
+            partner.loyalty_is_member = bool(card)
+
+    @api.depends("phone", "mobile", "loyalty_is_member")
+    def _compute_loyalty_phone(self):
+        for partner in self:
+            number = partner.loyalty_is_member and (partner.phone or partner.mobile)
+            try:
+                partner.loyalty_phone = normalize_phone(number, partner._loyalty_phone_region())
+            except ValueError:
+                partner.loyalty_phone = False
+
+    def _compute_loyalty_lookup(self):
+        for partner in self:
+            partner.loyalty_lookup = partner.loyalty_card_code or partner.loyalty_phone
+
+    def _search_loyalty_lookup(self, operator, value):
+        if operator not in ("=", "ilike") or not isinstance(value, str) or not value.strip():
+            return expression.FALSE_DOMAIN
+        return [("id", "in", self._loyalty_lookup(value.strip()).ids)]
+
+    # ------------------------------------------------------------ constraints
+    @api.constrains("loyalty_phone")
+    def _check_loyalty_phone_unique(self):
+        phones = [p for p in self.mapped("loyalty_phone") if p]
+        if not phones:
+            return
+        groups = self.with_context(active_test=False)._read_group(
+            [("loyalty_phone", "in", phones)], ["loyalty_phone"], ["id:recordset"]
+        )
+        for phone, partners in groups:
+            if len(partners) > 1:
+                other = partners - self or partners[1:]
+                raise ValidationError(
+                    _(
+                        "Phone %(phone)s already belongs to member %(member)s.",
+                        phone=phone,
+                        member=other[:1].display_name,
+                    )
+                )
+
+    # ------------------------------------------------------------ CRUD
+    def _loyalty_phone_region(self):
+        company = self.company_id or self.env.company
+        return self.country_id.code or company.loyalty_phone_region or "RU"
+
+    def _loyalty_normalize_phones(self, vals):
+        """Return ``vals`` with member phones in E.164, or raise naming the field."""
+        vals = dict(vals)
+        if self.country_id or "country_id" in vals:
+            country = self.env["res.country"].browse(vals.get("country_id")) or self.country_id
+            region = country.code
+        else:
+            region = self._loyalty_phone_region()
+        for name in PHONE_FIELDS:
+            if vals.get(name):
+                try:
+                    vals[name] = normalize_phone(vals[name], region)
+                except ValueError as error:
+                    raise ValidationError(
+                        _(
+                            "%(field)s: %(number)s is not a valid phone number (%(reason)s).",
+                            field=self._fields[name]._description_string(self.env),
+                            number=vals[name],
+                            reason=str(error),
+                        )
+                    ) from error
+        return vals
+
+    def write(self, vals):
+        if any(name in vals for name in PHONE_FIELDS) and any(self.mapped("loyalty_is_member")):
+            if len(self) > 1:
+                for partner in self:
+                    partner.write(vals)
+                return True
+            vals = self._loyalty_normalize_phones(vals)
+        members = self.filtered("loyalty_is_member")
+        if members:
+            members._loyalty_check_required(vals)
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_loyalty_member(self):
+        holders = self.env["loyalty.card"].sudo().search(
+            [
+                ("partner_id", "in", self.ids),
+                ("is_bonus_card", "=", True),
+                "|",
+                ("points", "!=", 0),
+                ("ledger_ids", "!=", False),
+            ],
+            limit=1,
+        )
+        if holders:
+            raise UserError(
+                _(
+                    "%(member)s holds bonus points and their history: archive the "
+                    "contact instead of deleting it.",
+                    member=holders.partner_id.display_name,
+                )
+            )
+
+    # ------------------------------------------------------------ enrolment
+    def _loyalty_required_fields(self):
+        company = self.company_id or self.env.company
+        return company.sudo().loyalty_required_field_ids.mapped("name")
+
+    def _loyalty_check_required(self, vals=None):
+        """Raise when a required questionnaire answer is missing (or being cleared)."""
+        for partner in self:
+            required = ["name", "phone"] + partner._loyalty_required_fields()
+            if vals is not None:
+                required = [name for name in required if name in vals]
+            missing = [
+                partner._fields[name]._description_string(self.env)
+                for name in required
+                if not (vals[name] if vals is not None else partner[name])
+                and not (name == "phone" and (partner.mobile or (vals or {}).get("mobile")))
+            ]
+            if missing:
+                raise ValidationError(
+                    _(
+                        "To enrol %(member)s in the bonus program, fill in: %(fields)s.",
+                        member=partner.display_name or _("a member"),
+                        fields=", ".join(missing),
+                    )
+                )
+
+    def _loyalty_enrol(self, program=None, card_code=None, source="backoffice", consent=None):
+        """Make the partner a member: validate the questionnaire and issue the card.
+
+        ``consent`` (``True``/``False``/``None``) records the marketing opt-in or
+        opt-out given at enrolment. Returns the new card.
+        """
+        self.ensure_one()
+        program = program or self.env["loyalty.program"]._get_bonus_program(
+            self.company_id or self.env.company
+        )
+        if self.loyalty_card_id and self.loyalty_card_id.program_id == program:
+            raise UserError(
+                _(
+                    "%(member)s is already a member (card %(card)s).",
+                    member=self.display_name,
+                    card=self.loyalty_card_id.code,
+                )
+            )
+        self._loyalty_check_required()
+        phone_vals = self._loyalty_normalize_phones(
+            {name: self[name] for name in PHONE_FIELDS if self[name]}
+        )
+        phone = phone_vals.get("phone") or phone_vals.get("mobile")
+        other = self.with_context(active_test=False).search(
+            [("loyalty_phone", "=", phone), ("id", "!=", self.id)], limit=1
+        )
+        if other:
+            raise ValidationError(
+                _(
+                    "Phone %(phone)s already belongs to member %(member)s.",
+                    phone=phone,
+                    member=other.display_name,
+                )
+            )
+        card_code = (card_code or "").strip()
+        Card = self.env["loyalty.card"].sudo()
+        if card_code and Card.search_count([("code", "=", card_code)], limit=1):
+            raise UserError(_("Card number %(code)s is already in use.", code=card_code))
+        if phone_vals:
+            super(ResPartner, self).write(phone_vals)
+        card_vals = {
+            "program_id": program.id,
+            "partner_id": self.id,
+            "loyalty_state": "issued"
+            if program.card_activation == "first_purchase"
+            else "active",
+        }
+        if card_code:
+            card_vals["code"] = card_code
+        card = Card.with_context(loyalty_no_mail=True).create(card_vals)
+        if consent is not None:
+            self.env["loyalty.consent"].create(
+                {
+                    "partner_id": self.id,
+                    "consent": "opt_in" if consent else "opt_out",
+                    "source": source,
+                    "company_id": program.company_id.id or self.env.company.id,
+                }
+            )
+        self.message_post(
+            body=_(
+                "Enrolled in %(program)s, card %(card)s.", program=program.name, card=card.code
+            )
+        )
+        return card
+
+    def _loyalty_adjust(self, points, reason):
+        """A Loyalty Manager's correction of the member's balance (a ledger entry)."""
+        self.ensure_one()
+        if not self.env.user.has_group("loyalty_crm.group_loyalty_manager"):
+            raise AccessError(_("Only a Loyalty Manager can adjust a bonus balance."))
+        if not reason:
+            raise UserError(_("Say why the balance is adjusted."))
+        if not self.loyalty_card_id:
+            raise UserError(_("%(member)s is not a member.", member=self.display_name))
+        return self.env["loyalty.ledger"]._post(
+            self.loyalty_card_id, points, "adjustment", reason=reason, allow_inactive=True
+        )
+
+    @api.model
+    def _loyalty_lookup(self, term, company=None):
+        """Members whose card number or phone (any notation) is ``term``."""
+        term = (term or "").strip()
+        if not term:
+            return self.browse()
+        company = company or self.env.company
+        cards = self.env["loyalty.card"].search(
+            [("code", "=", term), ("is_bonus_card", "=", True)], limit=1
+        )
+        if cards.partner_id:
+            return cards.partner_id
+        try:
+            phone = normalize_phone(term, company.loyalty_phone_region or "RU")
+        except ValueError:
+            return self.browse()
+        return self.search([("loyalty_phone", "=", phone)], limit=1) if phone else self.browse()
+
+    # ------------------------------------------------------------ actions
+    def action_loyalty_enrol(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Enrol in the Bonus Program"),
+            "res_model": "loyalty.enrol.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.id},
+        }
+
+    def action_loyalty_open_card(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "loyalty.card",
+            "res_id": self.loyalty_card_id.id,
+            "view_mode": "form",
+            "views": [(self.env.ref("loyalty_crm.loyalty_card_view_form_member").id, "form")],
+        }
+
+    def action_loyalty_record_consent(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Record Consent"),
+            "res_model": "loyalty.consent",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.id},
+        }

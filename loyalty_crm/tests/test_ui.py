@@ -1,0 +1,56 @@
+from xmlrpc.client import Fault
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestUi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cashier = new_test_user(
+            cls.env, "lc_tour_cashier", groups="base.group_user,loyalty_crm.group_loyalty_user"
+        )
+        cls.salesman = new_test_user(
+            cls.env, "lc_rpc_salesman", groups="sales_team.group_sale_salesman"
+        )
+        cls.member = cls.env["res.partner"].create({"name": "RPC Member", "phone": "+79161234500"})
+        cls.member._loyalty_enrol()
+
+    def test_members_tour(self):
+        self.start_tour("/odoo", "loyalty_crm_members_tour", login="lc_tour_cashier")
+        member = self.env["res.partner"].search([("name", "=", "Пётр Тестов")])
+        self.assertEqual(member.loyalty_phone, "+79167654321")
+        self.assertTrue(member.loyalty_marketing_consent)
+        self.assertEqual(member.loyalty_card_id.loyalty_state, "active")
+
+    def test_points_not_writable_over_rpc(self):
+        card = self.member.loyalty_card_id
+        for login in ("lc_tour_cashier", "lc_rpc_salesman"):
+            uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, login, login, {})
+            with self.subTest(login=login):
+                with self.assertRaisesRegex(Fault, "AccessError|access"):
+                    self.xmlrpc_object.execute_kw(
+                        self.env.cr.dbname, uid, login, "loyalty.card", "write",
+                        [[card.id], {"points": 1000}],
+                    )
+                with self.assertRaisesRegex(Fault, "AccessError|access|ledger"):
+                    self.xmlrpc_object.execute_kw(
+                        self.env.cr.dbname, uid, login, "loyalty.history", "create",
+                        [{"card_id": card.id, "description": "x", "issued": 1000}],
+                    )
+                with self.assertRaisesRegex(Fault, "private|AccessError|access"):
+                    self.xmlrpc_object.execute_kw(
+                        self.env.cr.dbname, uid, login, "loyalty.ledger", "_post",
+                        [[], card.id, 1000, "bonus"],
+                    )
+        card.invalidate_recordset()
+        self.assertEqual(card.points, 0)
+        self.assertFalse(card.ledger_ids)
+
+    def test_member_card_report_pdf_route(self):
+        self.authenticate("lc_tour_cashier", "lc_tour_cashier")
+        card = self.member.loyalty_card_id
+        response = self.url_open(f"/report/html/loyalty_crm.report_member_card/{card.id}")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(card.code, response.text)

@@ -1,0 +1,3 @@
+from . import loyalty_card_replace_wizard
+from . import loyalty_enrol_wizard
+from . import loyalty_card_update_balance
