@@ -67,6 +67,7 @@ class LoyaltyCard(models.Model):
         ),
     ]
 
+    @api.depends("ledger_ids", "replaces_id.ledger_ids")
     def _compute_ledger_history_ids(self):
         for card in self:
             chain = card
@@ -76,6 +77,7 @@ class LoyaltyCard(models.Model):
                 [("card_id", "in", chain.ids)]
             )
 
+    @api.depends("ledger_ids.state", "ledger_ids.points")
     def _compute_points_pending(self):
         groups = self.env["loyalty.ledger"]._read_group(
             [("card_id", "in", self.ids), ("state", "=", "pending")],
@@ -353,8 +355,8 @@ class LoyaltyCard(models.Model):
             new=new.code,
             reason=reason,
         )
-        self.message_post(body=body)
-        new.message_post(body=body)
-        if self.partner_id:
-            self.partner_id.message_post(body=body)
+        author = self.env.user.partner_id.id
+        for record in (self, new, self.partner_id):
+            if record:
+                record.sudo().message_post(body=body, author_id=author)
         return new

@@ -3,6 +3,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from ..tools import normalize_phone
 from .loyalty_card import USABLE_STATES
@@ -208,24 +209,32 @@ class ResPartner(models.Model):
         return [("id", "in", self._loyalty_lookup(value.strip()).ids)]
 
     # ------------------------------------------------------------ constraints
-    @api.constrains("loyalty_phone")
+    @api.constrains("loyalty_phone", "phone", "mobile", "loyalty_is_member")
     def _check_loyalty_phone_unique(self):
-        phones = [p for p in self.mapped("loyalty_phone") if p]
+        """A clear message before the database's unique index refuses it.
+
+        Reads the other members straight from the table: an ORM search would
+        flush the new phone first and hit the unique index instead.
+        """
+        phones = {p.loyalty_phone: p for p in self if p.loyalty_phone}
         if not phones:
             return
-        groups = self.with_context(active_test=False)._read_group(
-            [("loyalty_phone", "in", phones)], ["loyalty_phone"], ["id:recordset"]
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT loyalty_phone, id FROM res_partner"
+                " WHERE loyalty_phone IN %s AND id NOT IN %s",
+                tuple(phones),
+                tuple(self.ids),
+            )
         )
-        for phone, partners in groups:
-            if len(partners) > 1:
-                other = partners - self or partners[1:]
-                raise ValidationError(
-                    _(
-                        "Phone %(phone)s already belongs to member %(member)s.",
-                        phone=phone,
-                        member=other[:1].display_name,
-                    )
+        for phone, other_id in rows:
+            raise ValidationError(
+                _(
+                    "Phone %(phone)s already belongs to member %(member)s.",
+                    phone=phone,
+                    member=self.browse(other_id).sudo().display_name,
                 )
+            )
 
     # ------------------------------------------------------------ CRUD
     def _loyalty_phone_region(self):
@@ -401,7 +410,13 @@ class ResPartner(models.Model):
             return self.browse()
         company = company or self.env.company
         cards = self.env["loyalty.card"].search(
-            [("code", "=", term), ("is_bonus_card", "=", True)], limit=1
+            [
+                ("code", "=", term),
+                ("is_bonus_card", "=", True),
+                # a lost or replaced card number no longer identifies anyone
+                ("loyalty_state", "not in", ("lost", "replaced")),
+            ],
+            limit=1,
         )
         if cards.partner_id:
             return cards.partner_id

@@ -13,7 +13,7 @@ class TestPhone(LoyaltyCase):
             "+7 916 123 45 67",
             "89161234567",
             "+7-916-123-45-67",
-            "007 916 1234567",
+            "+7 (916) 1234567",
             "9161234567",
         ):
             with self.subTest(notation=notation):

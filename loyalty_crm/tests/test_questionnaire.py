@@ -83,8 +83,11 @@ class TestQuestionnaire(LoyaltyCase):
 
     def test_changes_are_tracked_in_chatter(self):
         member = self._member()
+        self.env.flush_all()
+        self.env.cr.precommit.run()  # as if the enrolment was committed
         member.write({"loyalty_gender": "female", "phone": "+7 903 555-12-34"})
         self.env.flush_all()
+        self.env.cr.precommit.run()  # tracking values are written at commit
         tracked = member.message_ids.tracking_value_ids.field_id.mapped("name")
         self.assertIn("loyalty_gender", tracked)
         self.assertIn("phone", tracked)

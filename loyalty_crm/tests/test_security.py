@@ -1,5 +1,8 @@
+import psycopg2
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import LoyaltyCase
 
@@ -91,11 +94,17 @@ class TestSecurity(LoyaltyCase):
         self._credit(self.member, 100)
         self.assertFalse(self.Ledger._cron_reconcile())
         self.env.cr.execute("UPDATE loyalty_card SET points = 999 WHERE id = %s", [self.card.id])
-        self.assertEqual(self.Ledger._cron_reconcile(), [(self.card.id, 999.0, 100.0)])
+        with self.assertLogs("odoo.addons.loyalty_crm.models.loyalty_ledger", "ERROR") as logs:
+            self.assertEqual(self.Ledger._cron_reconcile(), [(self.card.id, 999.0, 100.0)])
+        self.assertIn("holds 999.0 points but its ledger sums to 100.0", logs.output[0])
 
     def test_database_refuses_negative_bonus_balance(self):
         self._credit(self.member, 5)
-        with self.assertRaises(Exception), self.env.cr.savepoint():
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.errors.CheckViolation),
+            self.env.cr.savepoint(),
+        ):
             self.env.cr.execute("UPDATE loyalty_card SET points = -1 WHERE id = %s", [self.card.id])
 
     def test_multi_company_isolation(self):
