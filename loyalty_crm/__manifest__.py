@@ -30,6 +30,7 @@
         "views/loyalty_program_views.xml",
         "views/loyalty_consent_views.xml",
         "views/res_partner_views.xml",
+        "views/sale_order_views.xml",
         "views/res_config_settings_views.xml",
         "views/loyalty_crm_menus.xml",
     ],

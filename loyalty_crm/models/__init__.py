@@ -8,3 +8,4 @@ from . import loyalty_consent
 from . import loyalty_notification_channel
 from . import res_partner
 from . import sale_order
+from . import account_move

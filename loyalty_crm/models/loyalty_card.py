@@ -327,16 +327,20 @@ class LoyaltyCard(models.Model):
         self.sudo().replaced_by_id = new
         transfer_reason = _("Card %(old)s replaced by %(new)s", old=self.code, new=new.code)
         if self.points:
+            lots = Ledger._open_lots(self)
             out = Ledger._post(
                 self, -self.points, "transfer", reason=transfer_reason, allow_inactive=True
             )
-            Ledger._post(
-                new,
-                out and -out.points,
-                "transfer",
-                reason=transfer_reason,
-                counterpart=out,
-            )
+            # lot by lot, so that the points keep their expiry dates
+            for _lot, _card, points, expiry in lots:
+                Ledger._post(
+                    new,
+                    points,
+                    "transfer",
+                    reason=transfer_reason,
+                    counterpart=out,
+                    expiry_date=expiry or False,
+                )
         for pending in self.ledger_ids.filtered(lambda e: e.state == "pending"):
             Ledger._post(
                 new,
@@ -345,6 +349,7 @@ class LoyaltyCard(models.Model):
                 state="pending",
                 reason=pending.reason,
                 expiry_date=pending.expiry_date,
+                available_date=pending.available_date,
                 counterpart=pending,
                 source=pending.res_model and self.env[pending.res_model].browse(pending.res_id),
             )

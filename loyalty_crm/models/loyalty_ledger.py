@@ -71,7 +71,12 @@ class LoyaltyLedger(models.Model):
         "Cancelled: a pending entry that never became available.",
     )
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
-    expiry_date = fields.Date(readonly=True, help="Date the points of this lot expire.")
+    expiry_date = fields.Date(
+        readonly=True, index="btree_not_null", help="Date the points of this lot expire."
+    )
+    available_date = fields.Date(
+        readonly=True, help="Date pending points become available (end of the return window)."
+    )
     reason = fields.Char(readonly=True)
     res_model = fields.Char(string="Source Model", readonly=True, index=True)
     res_id = fields.Many2oneReference(
@@ -94,6 +99,11 @@ class LoyaltyLedger(models.Model):
             "state_sign",
             "CHECK (state <> 'pending' OR points > 0)",
             "Only positive points can be pending.",
+        ),
+        (
+            "idempotency_key_unique",
+            "UNIQUE(company_id, idempotency_key)",
+            "This operation was already recorded (same idempotency key).",
         ),
     ]
 
@@ -183,6 +193,7 @@ class LoyaltyLedger(models.Model):
         source=None,
         idempotency_key=None,
         expiry_date=None,
+        available_date=None,
         counterpart=None,
         allow_inactive=False,
     ):
@@ -214,6 +225,8 @@ class LoyaltyLedger(models.Model):
                 )
             )
         state = state or ("available" if points > 0 else "posted")
+        if expiry_date is None and entry_type in ("accrual", "bonus"):
+            expiry_date = card.program_id._loyalty_expiry_date()
         if state in BALANCE_STATES and points < 0:
             if float_compare(card.points + points, 0, precision_digits=2) < 0:
                 raise UserError(
@@ -237,7 +250,8 @@ class LoyaltyLedger(models.Model):
                     "res_model": source and source._name,
                     "res_id": source and source.id,
                     "idempotency_key": idempotency_key,
-                    "expiry_date": expiry_date,
+                    "expiry_date": expiry_date or False,
+                    "available_date": available_date or False,
                     "counterpart_id": counterpart and counterpart.id,
                     "user_id": self.env.user.id,
                 }
@@ -245,6 +259,124 @@ class LoyaltyLedger(models.Model):
         )
         card._loyalty_sync_points()
         return entry
+
+    @api.model
+    def _post_once(self, card, points, entry_type, idempotency_key, **kwargs):
+        """:meth:`_post` unless an entry with ``idempotency_key`` exists; returns it.
+
+        The unique index on the key is what makes this safe under concurrency:
+        a parallel transaction posting the same key fails and is retried.
+        """
+        existing = self.sudo().search(
+            [("company_id", "=", card.company_id.id), ("idempotency_key", "=", idempotency_key)],
+            limit=1,
+        )
+        if existing:
+            return existing
+        return self._post(card, points, entry_type, idempotency_key=idempotency_key, **kwargs)
+
+    # ------------------------------------------------------------ lots (FIFO)
+    @api.model
+    def _open_lots(self, cards=None, expired_before=None):
+        """Points still open in each lot, consumed oldest first (FIFO).
+
+        A lot is a positive entry that counts in the balance. Spending entries
+        (any negative entry but an expiry) consume the lots in order of expiry
+        then date; an expiry entry closes the lot it names (``counterpart_id``).
+        Nothing is stored: the open points are derived from the immutable
+        ledger. Returns ``[(lot_id, card_id, open_points, expiry_date)]`` for
+        lots with points left (of ``cards``, or all; expiring before a date).
+        """
+        self.env.flush_all()
+        card_filter = SQL("AND l.card_id IN %s", tuple(cards.ids)) if cards else SQL()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                WITH lots AS (
+                    SELECT l.id, l.card_id, l.expiry_date, l.date,
+                           l.points + COALESCE(x.expired, 0) AS points
+                      FROM loyalty_ledger l
+                 LEFT JOIN (SELECT counterpart_id, SUM(points) AS expired
+                              FROM loyalty_ledger
+                             WHERE entry_type = 'expiry' AND counterpart_id IS NOT NULL
+                          GROUP BY counterpart_id) x ON x.counterpart_id = l.id
+                     WHERE l.points > 0 AND l.state IN %(counted)s %(card_filter)s
+                ), spent AS (
+                    SELECT card_id, -SUM(points) AS points
+                      FROM loyalty_ledger l
+                     WHERE l.points < 0 AND l.state IN %(counted)s
+                       AND l.entry_type <> 'expiry' %(card_filter)s
+                  GROUP BY card_id
+                ), fifo AS (
+                    SELECT lots.*, SUM(lots.points) OVER (
+                               PARTITION BY lots.card_id
+                               ORDER BY lots.expiry_date NULLS LAST, lots.date, lots.id
+                           ) AS running
+                      FROM lots
+                )
+                SELECT fifo.id, fifo.card_id,
+                       LEAST(fifo.points, fifo.running - COALESCE(spent.points, 0)) AS open,
+                       fifo.expiry_date
+                  FROM fifo
+             LEFT JOIN spent ON spent.card_id = fifo.card_id
+                 WHERE fifo.running - COALESCE(spent.points, 0) > 0
+                   AND (%(before)s::date IS NULL OR fifo.expiry_date < %(before)s::date)
+              ORDER BY fifo.card_id, fifo.expiry_date NULLS LAST, fifo.date, fifo.id
+                """,
+                counted=BALANCE_STATES,
+                card_filter=card_filter,
+                before=expired_before,
+            )
+        )
+        return [(lot, card, float(points), expiry) for lot, card, points, expiry in rows if points > 0]
+
+    # ------------------------------------------------------------ nightly jobs
+    @api.model
+    def _cron_expire(self, batch_size=1000):
+        """Expire the open points of lots past their date. Running it twice changes nothing.
+
+        Works per batch of cards: the cards are locked, their lots recomputed
+        under the lock, one expiry entry per lot is written; each batch is
+        committed (this cron is the one place that commits, so a long run
+        never holds all locks at once).
+        """
+        today = fields.Date.context_today(self)
+        expired = self._open_lots(expired_before=today)
+        card_ids = sorted({card_id for _lot, card_id, _p, _e in expired})
+        Card = self.env["loyalty.card"]
+        for start in range(0, len(card_ids), batch_size):
+            cards = Card.browse(card_ids[start : start + batch_size])
+            self._lock_cards(cards)
+            lots = self._open_lots(cards, expired_before=today)
+            vals_list = [
+                {
+                    "card_id": card_id,
+                    "entry_type": "expiry",
+                    "points": -round(points, 2),
+                    "state": "posted",
+                    "counterpart_id": lot_id,
+                    "reason": _("Points earned before %(date)s expired", date=expiry),
+                    "user_id": self.env.user.id,
+                }
+                for lot_id, card_id, points, expiry in lots
+                if round(points, 2) > 0
+            ]
+            self.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
+            cards._loyalty_sync_points()
+            if self.env.context.get("loyalty_cron_commit"):
+                self.env.cr.commit()
+        return len(expired)
+
+    @api.model
+    def _cron_release_pending(self):
+        """Pending points whose return window is over become available (once)."""
+        today = fields.Date.context_today(self)
+        pending = self.sudo().search(
+            [("state", "=", "pending"), ("available_date", "<=", today)]
+        )
+        self._lock_cards(pending.card_id)
+        pending.write({"state": "available"})
+        return pending
 
     # ------------------------------------------------------------ reconciliation
     @api.model

@@ -1,4 +1,7 @@
+from dateutil.relativedelta import relativedelta
+
 from odoo import _, api, fields, models
+from odoo.tools import date_utils
 from odoo.exceptions import ValidationError
 
 
@@ -45,12 +48,89 @@ class LoyaltyProgram(models.Model):
         "card is issued inactive and activated by the member's first order.",
     )
     member_count = fields.Integer(compute="_compute_member_count")
+    # ------------------------------------------------------------ earning
+    earn_tax_included = fields.Boolean(
+        string="Earn on Tax-Included Amounts",
+        default=True,
+        help="Points per currency unit are computed on amounts with taxes "
+        "(otherwise without).",
+    )
+    accrual_trigger = fields.Selection(
+        [("confirm", "When the sale order is confirmed"), ("paid", "When the invoice is paid")],
+        string="Sales Accrual",
+        default="confirm",
+        required=True,
+    )
+    pending_days = fields.Integer(
+        string="Pending Period (days)",
+        default=0,
+        help="Points earned by a purchase stay pending this many days (the return "
+        "window) before they can be spent. 0: available at once.",
+    )
+    points_lifetime = fields.Selection(
+        [
+            ("none", "Never expire"),
+            ("days", "After a number of days"),
+            ("end_of_month", "At the end of the month, after a number of days"),
+        ],
+        string="Points Expire",
+        default="days",
+        required=True,
+    )
+    points_lifetime_days = fields.Integer(
+        string="Points Lifetime (days)",
+        default=365,
+        help="How long earned points live before they expire.",
+    )
+    welcome_points = fields.Float(string="Welcome Bonus", digits=(16, 2))
+    questionnaire_points = fields.Float(
+        string="Questionnaire Bonus",
+        digits=(16, 2),
+        help="Points given once, when a member's questionnaire is complete.",
+    )
+    birthday_points = fields.Float(
+        string="Birthday Bonus", digits=(16, 2), help="Points given on the member's birthday."
+    )
+    # ------------------------------------------------------------ spending
+    point_value = fields.Float(
+        string="Value of a Point",
+        digits=(16, 4),
+        default=1.0,
+        help="What one point is worth in the program's currency when spent.",
+    )
+    max_redeem_share = fields.Float(
+        string="Maximum Share Paid with Points (%)",
+        default=30.0,
+        help="Points pay at most this share of an order.",
+    )
+    min_balance_to_spend = fields.Float(
+        string="Minimum Balance to Spend",
+        digits=(16, 2),
+        help="A member starts spending points once the balance reaches this number.",
+    )
 
     _sql_constraints = [
         (
             "card_issue_min_amount_positive",
             "CHECK (card_issue_min_amount IS NULL OR card_issue_min_amount >= 0)",
             "The minimum purchase for a card cannot be negative.",
+        ),
+        (
+            "bonus_settings_positive",
+            "CHECK (COALESCE(pending_days, 0) >= 0 AND COALESCE(points_lifetime_days, 0) >= 0"
+            " AND COALESCE(welcome_points, 0) >= 0 AND COALESCE(questionnaire_points, 0) >= 0"
+            " AND COALESCE(birthday_points, 0) >= 0 AND COALESCE(min_balance_to_spend, 0) >= 0)",
+            "Bonus amounts, periods and minimum balance cannot be negative.",
+        ),
+        (
+            "point_value_positive",
+            "CHECK (point_value IS NULL OR point_value > 0)",
+            "A point must be worth more than nothing.",
+        ),
+        (
+            "max_redeem_share_range",
+            "CHECK (max_redeem_share IS NULL OR (max_redeem_share >= 0 AND max_redeem_share <= 100))",
+            "The share of an order paid with points is between 0 and 100 %.",
         ),
     ]
 
@@ -98,3 +178,51 @@ class LoyaltyProgram(models.Model):
         )
         company.sudo().loyalty_bonus_program_id = program
         return program
+
+    # ------------------------------------------------------------ rules engine
+    def _loyalty_expiry_date(self, when=None):
+        """Expiry date of points earned on ``when`` (a date), or False."""
+        self.ensure_one()
+        when = when or fields.Date.context_today(self)
+        if self.points_lifetime == "none" or not self.points_lifetime_days:
+            return False
+        expiry = when + relativedelta(days=self.points_lifetime_days)
+        if self.points_lifetime == "end_of_month":
+            expiry = date_utils.end_of(expiry, "month")
+        return expiry
+
+    def _loyalty_compute_points(self, lines, multiplier=1.0):
+        """Points earned by a purchase, from the program's earning rules.
+
+        ``lines`` is a list of ``(product, quantity, amount)`` where ``amount`` is
+        what the customer paid for the line in money (tax included or not, as the
+        program says, and after any part paid with points). Reward lines must not
+        be passed. Rules (Odoo's loyalty rules of the program) add up:
+        per currency unit, per unit, or per order above a minimum (threshold bonus);
+        product/category rules act as multipliers on top of the general rule.
+        """
+        self.ensure_one()
+        if not lines:
+            return 0.0
+        total_amount = sum(amount for _product, _qty, amount in lines)
+        total_qty = sum(qty for _product, qty, _amount in lines)
+        products = self.env["product.product"].union(*(product for product, _q, _a in lines))
+        valid = self._get_valid_products(products)
+        points = 0.0
+        for rule in self.rule_ids.filtered("active"):
+            matching = valid.get(rule, products)
+            amount = sum(a for p, _q, a in lines if p in matching)
+            qty = sum(q for p, q, _a in lines if p in matching)
+            if rule.minimum_amount and self.currency_id.compare_amounts(
+                total_amount, rule.minimum_amount
+            ) < 0:
+                continue
+            if rule.minimum_qty and total_qty < rule.minimum_qty:
+                continue
+            if rule.reward_point_mode == "money":
+                points += amount * rule.reward_point_amount
+            elif rule.reward_point_mode == "unit":
+                points += qty * rule.reward_point_amount
+            elif qty > 0:  # per order
+                points += rule.reward_point_amount
+        return max(round(points * (multiplier or 1.0), 2), 0.0)

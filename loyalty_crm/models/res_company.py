@@ -63,17 +63,24 @@ class ResCompany(models.Model):
         for company in self.filtered(lambda c: not c.loyalty_bonus_program_id):
             program = Program._get_bonus_program(company)
             # Odoo fills a new loyalty program with its default rule and reward;
-            # the bonus program earns through the ledger and spends points as
-            # a discount worth the point value.
-            program.rule_ids.unlink()
+            # the bonus program earns 5 % by default and spends points as a
+            # discount worth the point value.
             program.write(
                 {
+                    "rule_ids": [
+                        Command.clear(),
+                        Command.create(company._loyalty_bonus_rule_values()),
+                    ],
                     "reward_ids": [
                         Command.clear(),
                         Command.create(company._loyalty_bonus_reward_values()),
                     ]
                 }
             )
+
+    def _loyalty_bonus_rule_values(self):
+        # 5 points per 100 spent: a 5 % bonus with a point worth 1.
+        return {"reward_point_mode": "money", "reward_point_amount": 0.05, "minimum_qty": 0}
 
     def _loyalty_bonus_reward_values(self):
         return {

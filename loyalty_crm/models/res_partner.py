@@ -1,3 +1,5 @@
+import calendar
+
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
@@ -111,6 +113,14 @@ class ResPartner(models.Model):
     loyalty_points_pending = fields.Float(
         related="loyalty_card_id.points_pending", string="Pending Bonus Points"
     )
+    loyalty_points_expiring = fields.Float(
+        string="Expiring within 30 Days",
+        compute="_compute_loyalty_points_expiring",
+        digits=(16, 2),
+    )
+    loyalty_points_expiring_date = fields.Date(
+        string="Next Expiry", compute="_compute_loyalty_points_expiring"
+    )
     loyalty_phone = fields.Char(
         string="Member Phone",
         compute="_compute_loyalty_phone",
@@ -199,6 +209,19 @@ class ResPartner(models.Model):
             except ValueError:
                 partner.loyalty_phone = False
 
+    def _compute_loyalty_points_expiring(self):
+        cards = self.loyalty_card_id
+        horizon = fields.Date.add(fields.Date.context_today(self), days=31)
+        lots = self.env["loyalty.ledger"]._open_lots(cards, expired_before=horizon) if cards else []
+        expiring, first = {}, {}
+        for _lot, card_id, points, expiry in lots:
+            expiring[card_id] = expiring.get(card_id, 0.0) + points
+            first[card_id] = min(first.get(card_id, expiry), expiry)
+        for partner in self:
+            card_id = partner.loyalty_card_id.id
+            partner.loyalty_points_expiring = round(expiring.get(card_id, 0.0), 2)
+            partner.loyalty_points_expiring_date = first.get(card_id, False)
+
     def _compute_loyalty_lookup(self):
         for partner in self:
             partner.loyalty_lookup = partner.loyalty_card_code or partner.loyalty_phone
@@ -274,7 +297,10 @@ class ResPartner(models.Model):
         members = self.filtered("loyalty_is_member")
         if members:
             members._loyalty_check_required(vals)
-        return super().write(vals)
+        res = super().write(vals)
+        if members and set(vals) & set(COMPLETENESS_FIELDS):
+            members._loyalty_grant_questionnaire_bonus()
+        return res
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_loyalty_member(self):
@@ -387,7 +413,78 @@ class ResPartner(models.Model):
                 "Enrolled in %(program)s, card %(card)s.", program=program.name, card=card.code
             )
         )
+        if program.welcome_points:
+            self.env["loyalty.ledger"]._post_once(
+                card, program.welcome_points, "bonus", f"res.partner/{self.id}/welcome",
+                reason=_("Welcome bonus"), source=self,
+            )
+        self._loyalty_grant_questionnaire_bonus()
         return card
+
+    def _loyalty_grant_questionnaire_bonus(self):
+        """The questionnaire bonus, once per member, when the questionnaire is complete."""
+        Ledger = self.env["loyalty.ledger"]
+        for member in self.filtered(lambda p: p.loyalty_completeness >= 100):
+            card = member.loyalty_card_id
+            if not card or card.loyalty_state not in USABLE_STATES:
+                continue
+            if card.program_id.questionnaire_points:
+                Ledger._post_once(
+                    card, card.program_id.questionnaire_points, "bonus",
+                    f"res.partner/{member.id}/questionnaire",
+                    reason=_("Questionnaire completed"), source=member,
+                )
+
+    @api.model
+    def _cron_birthday_bonus(self):
+        """Birthday bonus, once a year per member (run daily; rerunning changes nothing)."""
+        today = fields.Date.context_today(self)
+        days = [(today.month, today.day)]
+        if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+            days.append((2, 29))  # born on 29 February: celebrated on the 28th
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT p.id, p.loyalty_card_id, pr.birthday_points, c.company_id
+                  FROM res_partner p
+                  JOIN loyalty_card c ON c.id = p.loyalty_card_id AND c.loyalty_state IN %s
+                  JOIN loyalty_program pr ON pr.id = c.program_id AND pr.birthday_points > 0
+                 WHERE p.active AND p.loyalty_birthdate IS NOT NULL
+                   AND (EXTRACT(MONTH FROM p.loyalty_birthdate), EXTRACT(DAY FROM p.loyalty_birthdate))
+                       IN %s
+                   AND NOT EXISTS (
+                       SELECT 1 FROM loyalty_ledger l
+                        WHERE l.company_id = c.company_id
+                          AND l.idempotency_key = 'res.partner/' || p.id || '/birthday/' || %s)
+                """,
+                USABLE_STATES,
+                tuple(days),
+                str(today.year),
+            )
+        )
+        Ledger = self.env["loyalty.ledger"]
+        expiry = {}
+        vals_list = []
+        for partner_id, card_id, points, _company_id in rows:
+            card = self.env["loyalty.card"].browse(card_id)
+            if card.program_id not in expiry:
+                expiry[card.program_id] = card.program_id._loyalty_expiry_date(today)
+            vals_list.append({
+                "card_id": card_id,
+                "entry_type": "bonus",
+                "points": points,
+                "state": "available",
+                "expiry_date": expiry[card.program_id],
+                "reason": _("Birthday bonus"),
+                "res_model": "res.partner",
+                "res_id": partner_id,
+                "idempotency_key": f"res.partner/{partner_id}/birthday/{today.year}",
+                "user_id": self.env.user.id,
+            })
+        entries = Ledger.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
+        entries.card_id._loyalty_sync_points()
+        return entries
 
     def _loyalty_adjust(self, points, reason):
         """A Loyalty Manager's correction of the member's balance (a ledger entry)."""
@@ -447,6 +544,18 @@ class ResPartner(models.Model):
             "view_mode": "form",
             "views": [(self.env.ref("loyalty_crm.loyalty_card_view_form_member").id, "form")],
         }
+
+    def action_loyalty_history(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_crm.loyalty_ledger_action")
+        chain = self.loyalty_card_ids.filtered("is_bonus_card")
+        action["domain"] = [("card_id", "in", chain.ids)]
+        action["context"] = {"search_default_counted": 0}
+        return action
+
+    def action_loyalty_adjust(self):
+        self.ensure_one()
+        return self.loyalty_card_id.action_loyalty_update_balance()
 
     def action_loyalty_record_consent(self):
         self.ensure_one()

@@ -4,5 +4,8 @@ from . import test_cards
 from . import test_security
 from . import test_ledger
 from . import test_sale_cards
+from . import test_sale_points
+from . import test_lots
+from . import test_earning
 from . import test_concurrency
 from . import test_ui

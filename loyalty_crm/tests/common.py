@@ -11,6 +11,10 @@ class LoyaltyCase(TransactionCase):
         cls.company.loyalty_phone_region = "RU"
         cls.company.loyalty_required_field_ids = False
         cls.program = cls.env["loyalty.program"]._get_bonus_program(cls.company)
+        # the default earning rule (5 %), whatever the database was set up with
+        cls.program.rule_ids = [
+            (5, 0, 0), (0, 0, cls.company._loyalty_bonus_rule_values()),
+        ]
         cls.cashier = new_test_user(
             cls.env, "lc_cashier", groups="base.group_user,loyalty_crm.group_loyalty_user"
         )

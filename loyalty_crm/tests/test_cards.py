@@ -13,7 +13,7 @@ class TestCards(LoyaltyCase):
         # Odoo's own sale/POS point machinery stays out of the bonus program
         self.assertFalse(self.program.sale_ok)
         self.assertFalse(self.program.pos_ok)
-        self.assertFalse(self.program.rule_ids)
+        self.assertEqual(self.program.rule_ids.reward_point_mode, "money")
         company = self.env["res.company"].create({"name": "Филиал"})
         self.assertTrue(company.loyalty_bonus_program_id.is_bonus_program)
         self.assertNotEqual(company.loyalty_bonus_program_id, self.program)

@@ -1,0 +1,153 @@
+from odoo import Command
+from odoo.tests import Form, new_test_user, tagged
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+
+@tagged("post_install", "-at_install")
+class TestSalePoints(AccountTestInvoicingCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.company.loyalty_required_field_ids = False
+        cls.program = cls.env["loyalty.program"]._get_bonus_program(cls.company)
+        cls.program.write({"points_lifetime": "none", "pending_days": 0,
+                           "accrual_trigger": "confirm", "earn_tax_included": True})
+        cls.Ledger = cls.env["loyalty.ledger"]
+        cls.product = cls.env["product.product"].create({
+            "name": "Кроссовки", "list_price": 1000, "taxes_id": [Command.clear()],
+            "invoice_policy": "order",
+        })
+        cls.member = cls.env["res.partner"].create({"name": "Покупатель", "phone": "+79161234567"})
+        cls.member._loyalty_enrol()
+        cls.card = cls.member.loyalty_card_id
+
+    def _order(self, qty=10, confirm=True):
+        order = self.env["sale.order"].create({
+            "partner_id": self.member.id,
+            "order_line": [Command.create({
+                "product_id": self.product.id, "product_uom_qty": qty, "price_unit": 1000,
+                "tax_id": [Command.clear()],
+            })],
+        })
+        if confirm:
+            order.action_confirm()
+        return order
+
+    def _invoice(self, order):
+        invoice = order._create_invoices()
+        invoice.action_post()
+        return invoice
+
+    def _refund(self, invoice, qty=None):
+        refund = invoice._reverse_moves()
+        if qty is not None:
+            refund.invoice_line_ids.quantity = qty
+        refund.action_post()
+        return refund
+
+    def test_confirmation_accrues_once(self):
+        order = self._order()
+        self.assertEqual(self.card.points, 500)  # 5 % of 10 000
+        order._loyalty_accrue()
+        order._loyalty_accrue()
+        self.assertEqual(len(self.card.ledger_ids), 1)
+        self.assertEqual(order.loyalty_points_earned, 500)
+
+    def test_confirm_cancel_draft_confirm_accrues_once(self):
+        order = self._order()
+        order._action_cancel()
+        self.assertEqual(self.card.points, 0)
+        order.action_draft()
+        order.action_confirm()
+        self.assertEqual(self.card.points, 500)
+        order._action_cancel()
+        order.action_draft()
+        order.action_confirm()
+        self.assertEqual(self.card.points, 500)
+        self.assertEqual(order.loyalty_points_earned, 500)
+        self.assertFalse(self.Ledger._loyalty_find_mismatches())
+
+    def test_buy_and_refund_loop_nets_zero(self):
+        for _i in range(10):
+            order = self._order()
+            self._refund(self._invoice(order))
+            self.assertEqual(self.card.points, 0)
+        self.assertEqual(len(self.card.ledger_ids), 20)
+
+    def test_partial_return_reverses_and_restores_in_proportion(self):
+        self.Ledger._post(self.card, 1000, "adjustment", reason="seed")
+        order = self._order()  # earns 500
+        self.Ledger._post(self.card, -200, "redemption", source=order)  # paid 200 with points
+        self.assertEqual(self.card.points, 1300)
+        invoice = self._invoice(order)
+        self._refund(invoice, qty=4)  # 40 % returned
+        # 40 % of 500 earned taken back, 40 % of 200 spent given back
+        self.assertEqual(self.card.points, 1300 - 200 + 80)
+        self.assertEqual(order.loyalty_points_earned, 300)
+        # the rest comes back: nothing is taken or given twice
+        self._refund(invoice, qty=6)
+        self.assertEqual(self.card.points, 1000)
+        order.invalidate_recordset(["loyalty_points_earned", "loyalty_points_spent"])
+        self.assertEqual((order.loyalty_points_earned, order.loyalty_points_spent), (0, 0))
+        self.assertFalse(self.Ledger._loyalty_find_mismatches())
+
+    def test_return_inside_window_cancels_pending_points(self):
+        self.program.pending_days = 14
+        order = self._order()
+        self.assertEqual((self.card.points, self.card.points_pending), (0, 500))
+        self._refund(self._invoice(order), qty=4)
+        self.assertEqual((self.card.points, self.card.points_pending), (0, 300))
+        order.invalidate_recordset()
+        self.assertEqual(order.loyalty_points_earned, 300)  # pending, and re-issued for 60 %
+
+    def test_refund_never_drives_balance_negative(self):
+        order = self._order()
+        self.Ledger._post(self.card, -450, "redemption", reason="spent at the till")
+        self._refund(self._invoice(order))
+        self.assertEqual(self.card.points, 0)
+
+    def test_accrual_on_payment(self):
+        self.program.accrual_trigger = "paid"
+        order = self._order()
+        self.assertEqual(self.card.points, 0)
+        invoice = self._invoice(order)
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({})._create_payments()
+        self.assertEqual(invoice.payment_state, "paid")
+        self.assertEqual(self.card.points, 500)
+
+    def test_tax_excluded_amounts(self):
+        tax = self.env["account.tax"].create({"name": "НДС 20%", "amount": 20})
+        order = self.env["sale.order"].create({
+            "partner_id": self.member.id,
+            "order_line": [Command.create({
+                "product_id": self.product.id, "product_uom_qty": 1, "price_unit": 1000,
+                "tax_id": [Command.set(tax.ids)],
+            })],
+        })
+        self.program.earn_tax_included = False
+        lines = order._loyalty_earning_lines()
+        self.assertEqual(self.program._loyalty_compute_points(lines), 50)
+        self.program.earn_tax_included = True
+        lines = order._loyalty_earning_lines()
+        self.assertEqual(self.program._loyalty_compute_points(lines), 60)
+
+    def test_salesman_sees_points_and_manager_adjusts(self):
+        salesman = new_test_user(self.env, "lc_sale_sp", groups="sales_team.group_sale_salesman")
+        manager = new_test_user(self.env, "lc_sale_mgr",
+                                groups="sales_team.group_sale_salesman,loyalty_crm.group_loyalty_manager")
+        self._order()
+        partner = self.member.with_user(salesman)
+        self.assertEqual(partner.loyalty_points, 500)
+        action = partner.action_loyalty_history()
+        self.assertEqual(self.env["loyalty.ledger"].with_user(salesman).search(action["domain"]),
+                         self.card.ledger_ids)
+        action = self.member.with_user(manager).action_loyalty_adjust()
+        wizard = Form(self.env[action["res_model"]].with_user(manager).with_context(action["context"]))
+        wizard.new_balance = 520
+        wizard.description = "Компенсация за задержку"
+        wizard.save().action_update_card_point()
+        self.assertEqual(self.card.points, 520)
