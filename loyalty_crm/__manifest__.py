@@ -25,6 +25,7 @@
         "report/loyalty_card_report.xml",
         "wizard/loyalty_card_replace_wizard_views.xml",
         "wizard/loyalty_enrol_wizard_views.xml",
+        "wizard/loyalty_sale_redeem_wizard_views.xml",
         "views/loyalty_ledger_views.xml",
         "views/loyalty_card_views.xml",
         "views/loyalty_program_views.xml",

@@ -3,6 +3,7 @@ from . import res_config_settings
 from . import loyalty_program
 from . import loyalty_ledger
 from . import loyalty_card
+from . import loyalty_tier
 from . import loyalty_history
 from . import loyalty_consent
 from . import loyalty_notification_channel

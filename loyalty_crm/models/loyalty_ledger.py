@@ -78,6 +78,12 @@ class LoyaltyLedger(models.Model):
         readonly=True, help="Date pending points become available (end of the return window)."
     )
     reason = fields.Char(readonly=True)
+    amount = fields.Monetary(
+        string="Purchase Amount",
+        currency_field="currency_id",
+        readonly=True,
+        help="The purchase amount that earned (or, negative, returned) these points.",
+    )
     res_model = fields.Char(string="Source Model", readonly=True, index=True)
     res_id = fields.Many2oneReference(
         string="Source Record", model_field="res_model", readonly=True, index=True
@@ -94,7 +100,11 @@ class LoyaltyLedger(models.Model):
     )
 
     _sql_constraints = [
-        ("points_not_zero", "CHECK (points <> 0)", "A ledger entry moves points."),
+        (
+            "points_not_zero",
+            "CHECK (points <> 0 OR amount <> 0)",
+            "A ledger entry moves points (or, for a return, records the returned amount).",
+        ),
         (
             "state_sign",
             "CHECK (state <> 'pending' OR points > 0)",
@@ -196,6 +206,7 @@ class LoyaltyLedger(models.Model):
         available_date=None,
         counterpart=None,
         allow_inactive=False,
+        amount=0.0,
     ):
         """Append an entry to ``card``'s ledger and update its balance.
 
@@ -206,7 +217,9 @@ class LoyaltyLedger(models.Model):
         """
         card.ensure_one()
         points = round(points, POINTS_DIGITS[1])
-        if float_is_zero(points, precision_digits=POINTS_DIGITS[1]):
+        if float_is_zero(points, precision_digits=POINTS_DIGITS[1]) and not (
+            entry_type == "reversal" and amount
+        ):
             raise UserError(_("A ledger entry must move a non-zero number of points."))
         sign = ENTRY_SIGN[entry_type]
         if sign and sign * points < 0:
@@ -227,6 +240,8 @@ class LoyaltyLedger(models.Model):
         state = state or ("available" if points > 0 else "posted")
         if expiry_date is None and entry_type in ("accrual", "bonus"):
             expiry_date = card.program_id._loyalty_expiry_date()
+        if not points:
+            state = "posted"
         if state in BALANCE_STATES and points < 0:
             if float_compare(card.points + points, 0, precision_digits=2) < 0:
                 raise UserError(
@@ -252,6 +267,7 @@ class LoyaltyLedger(models.Model):
                     "idempotency_key": idempotency_key,
                     "expiry_date": expiry_date or False,
                     "available_date": available_date or False,
+                    "amount": amount,
                     "counterpart_id": counterpart and counterpart.id,
                     "user_id": self.env.user.id,
                 }

@@ -91,6 +91,13 @@ class LoyaltyProgram(models.Model):
     birthday_points = fields.Float(
         string="Birthday Bonus", digits=(16, 2), help="Points given on the member's birthday."
     )
+    # ------------------------------------------------------------ tiers
+    tier_ids = fields.One2many("loyalty.tier", "program_id", string="Tiers")
+    tier_window_months = fields.Integer(
+        string="Tier Window (months)",
+        default=12,
+        help="Tiers are reached by what a member spent over this many past months.",
+    )
     # ------------------------------------------------------------ spending
     point_value = fields.Float(
         string="Value of a Point",

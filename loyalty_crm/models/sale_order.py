@@ -5,8 +5,23 @@ from odoo.exceptions import UserError
 from odoo.tools import float_round
 
 
+class SaleOrderLine(models.Model):
+    _inherit = "sale.order.line"
+
+    loyalty_redemption_line = fields.Boolean(
+        string="Paid with Points", readonly=True, copy=False,
+        help="The discount of the bonus points the customer spends on this order.",
+    )
+
+
 class SaleOrder(models.Model):
     _inherit = "sale.order"
+
+    loyalty_points_to_spend = fields.Float(
+        string="Points to Spend", digits=(16, 2), readonly=True, copy=False,
+        help="Points the customer pays part of this order with; taken when the "
+        "order is confirmed.",
+    )
 
     loyalty_points_earned = fields.Float(
         string="Bonus Points Earned",
@@ -44,6 +59,7 @@ class SaleOrder(models.Model):
     # ------------------------------------------------------------ flows
     def action_confirm(self):
         res = super().action_confirm()
+        self._loyalty_redeem()
         self._loyalty_issue_and_activate_cards()
         self.filtered(
             lambda o: o._loyalty_program().accrual_trigger == "confirm"
@@ -92,6 +108,128 @@ class SaleOrder(models.Model):
                     body=_("No member card issued: %(reason)s", reason=error.args[0])
                 )
 
+    # ------------------------------------------------------------ spending
+    def _loyalty_paid_amount(self):
+        """What the customer pays in money before points (tax included)."""
+        self.ensure_one()
+        return sum(
+            self.order_line.filtered(
+                lambda l: not l.display_type and not l.loyalty_redemption_line
+            ).mapped("price_total")
+        )
+
+    def _loyalty_max_points(self):
+        """The most points this order can take: balance, cap and minimum balance."""
+        self.ensure_one()
+        card = self._loyalty_card()
+        if not card:
+            return 0.0
+        program = card.program_id
+        if card.points < program.min_balance_to_spend or card.points <= 0:
+            return 0.0
+        cap_value = self._loyalty_paid_amount() * (program.max_redeem_share or 0.0) / 100.0
+        cap_points = float_round(cap_value / program.point_value, 2, rounding_method="DOWN")
+        return max(min(card.points, cap_points), 0.0)
+
+    def _loyalty_apply_points(self, points):
+        """Pay ``points`` of this order with bonus points (a discount line).
+
+        Checked again, under a lock on the card, when the order is confirmed.
+        """
+        self.ensure_one()
+        if self.state not in ("draft", "sent"):
+            raise UserError(_("Points can only be spent on a quotation."))
+        card = self._loyalty_card()
+        if not card:
+            raise UserError(
+                _("%(customer)s has no active member card.", customer=self.partner_id.display_name)
+            )
+        program = card.program_id
+        points = float_round(points or 0.0, 2)
+        if points <= 0:
+            raise UserError(_("Enter a positive number of points."))
+        if card.points < program.min_balance_to_spend:
+            raise UserError(
+                _(
+                    "Points can be spent from a balance of %(minimum)s; the member has %(balance)s.",
+                    minimum=program.min_balance_to_spend,
+                    balance=card.points,
+                )
+            )
+        if points > card.points:
+            raise UserError(
+                _("The member has %(balance)s points only.", balance=card.points)
+            )
+        maximum = self._loyalty_max_points()
+        if points > maximum:
+            raise UserError(
+                _(
+                    "At most %(maximum)s points can be spent on this order "
+                    "(%(share)s %% of its amount).",
+                    maximum=maximum,
+                    share=program.max_redeem_share,
+                )
+            )
+        self.order_line.filtered("loyalty_redemption_line").unlink()
+        reward = program.reward_ids.filtered(lambda r: r.reward_type == "discount")[:1]
+        value = self.currency_id.round(points * program.point_value)
+        self.env["sale.order.line"].create({
+            "order_id": self.id,
+            "product_id": reward.discount_line_product_id.id,
+            "name": _("Paid with %(points)s bonus points", points=points),
+            "product_uom_qty": 1,
+            "price_unit": -value,
+            "tax_id": [(5, 0, 0)],
+            "loyalty_redemption_line": True,
+            "sequence": 999,
+        })
+        self.loyalty_points_to_spend = points
+        return True
+
+    def action_loyalty_remove_points(self):
+        for order in self:
+            if order.state not in ("draft", "sent"):
+                raise UserError(_("Points can only be removed from a quotation."))
+            order.order_line.filtered("loyalty_redemption_line").unlink()
+            order.loyalty_points_to_spend = 0.0
+        return True
+
+    def action_loyalty_spend_points(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Spend Bonus Points"),
+            "res_model": "loyalty.sale.redeem.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    def _loyalty_redeem(self):
+        """Take the points the orders are paid with (once per confirmation)."""
+        Ledger = self.env["loyalty.ledger"]
+        for order in self.filtered("loyalty_points_to_spend"):
+            card = order._loyalty_card()
+            if not card:
+                raise UserError(
+                    _("%(customer)s has no active member card: remove the points paid.",
+                      customer=order.partner_id.display_name)
+                )
+            entries = Ledger.sudo().search(
+                [("res_model", "=", "sale.order"), ("res_id", "=", order.id),
+                 ("entry_type", "in", ("redemption", "reversal")), ("state", "!=", "cancelled")]
+            )
+            redeemed = -sum(entries.filtered(lambda e: e.entry_type == "redemption").mapped("points"))
+            restored = sum(entries.filtered(lambda e: e.entry_type == "reversal" and e.points > 0).mapped("points"))
+            if redeemed - restored > 0:
+                continue  # already taken for this confirmation
+            generation = len(entries.filtered(lambda e: e.entry_type == "redemption"))
+            Ledger._post_once(
+                card, -order.loyalty_points_to_spend, "redemption",
+                f"sale.order/{order.id}/redemption/{generation}",
+                reason=_("Paid part of %(order)s", order=order.name), source=order,
+            )
+
     # ------------------------------------------------------------ points
     def _loyalty_card(self):
         self.ensure_one()
@@ -113,10 +251,13 @@ class SaleOrder(models.Model):
         program = self._loyalty_program()
         amount_field = "price_total" if program.earn_tax_included else "price_subtotal"
         lines = self.order_line.filtered(lambda l: not l.display_type)
-        paid = lines.filtered(lambda l: not l.is_reward_line and l.product_uom_qty > 0)
+        paid = lines.filtered(
+            lambda l: not l.is_reward_line and not l.loyalty_redemption_line
+            and l.product_uom_qty > 0
+        )
         gross = sum(paid.mapped(amount_field))
         paid_with_points = -sum(
-            lines.filtered(lambda l: l.reward_id.program_id == program).mapped(amount_field)
+            lines.filtered("loyalty_redemption_line").mapped(amount_field)
         )
         if gross <= 0:
             return []
@@ -134,7 +275,11 @@ class SaleOrder(models.Model):
             if not card:
                 continue
             program = card.program_id
-            points = program._loyalty_compute_points(order._loyalty_earning_lines())
+            lines = order._loyalty_earning_lines()
+            member = card.partner_id
+            points = program._loyalty_compute_points(
+                lines, multiplier=member.loyalty_tier_id.multiplier or 1.0
+            )
             if points <= 0:
                 continue
             history = Ledger.sudo().search(
@@ -155,7 +300,9 @@ class SaleOrder(models.Model):
                 and fields.Date.add(fields.Date.context_today(self), days=program.pending_days),
                 reason=_("Purchase %(order)s", order=order.name),
                 source=order,
+                amount=sum(amount for _product, _qty, amount in lines),
             )
+            member._loyalty_update_tiers(allow_downgrade=False)
 
     def _loyalty_reverse(self, share, source, reason):
         """Take back ``share`` (0-1) of the points each order earned and give back
@@ -205,8 +352,11 @@ class SaleOrder(models.Model):
             if take > 0:
                 Ledger._lock_cards(card)
                 take = min(take, card.points)
-            if take > 0:
+            # the returned amount leaves the member's spend (tiers) even when the
+            # points themselves were already spent
+            returned = float_round(sum(accruals.mapped("amount")) * share, 2)
+            if take > 0 or returned > 0:
                 Ledger._post(
-                    card, -take, "reversal", reason=reason, source=order,
-                    idempotency_key=f"{key}/take", allow_inactive=True,
+                    card, -max(take, 0.0), "reversal", reason=reason, source=order,
+                    idempotency_key=f"{key}/take", allow_inactive=True, amount=-returned,
                 )

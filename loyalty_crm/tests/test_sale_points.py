@@ -1,14 +1,18 @@
-from odoo import Command
+from dateutil.relativedelta import relativedelta
+from freezegun import freeze_time
+
+from odoo import Command, fields
+from odoo.exceptions import UserError
 from odoo.tests import Form, new_test_user, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 
-@tagged("post_install", "-at_install")
-class TestSalePoints(AccountTestInvoicingCommon):
+class SaleCase(AccountTestInvoicingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.env.user.groups_id += cls.env.ref("loyalty_crm.group_loyalty_manager")
         cls.company = cls.env.company
         cls.company.loyalty_required_field_ids = False
         cls.program = cls.env["loyalty.program"]._get_bonus_program(cls.company)
@@ -46,6 +50,10 @@ class TestSalePoints(AccountTestInvoicingCommon):
             refund.invoice_line_ids.quantity = qty
         refund.action_post()
         return refund
+
+
+@tagged("post_install", "-at_install")
+class TestSalePoints(SaleCase):
 
     def test_confirmation_accrues_once(self):
         order = self._order()
@@ -151,3 +159,73 @@ class TestSalePoints(AccountTestInvoicingCommon):
         wizard.description = "Компенсация за задержку"
         wizard.save().action_update_card_point()
         self.assertEqual(self.card.points, 520)
+
+
+@tagged("post_install", "-at_install")
+class TestSaleRedemptionAndTiers(SaleCase):
+    def test_spend_points_within_the_rules(self):
+        self.program.write({"max_redeem_share": 30, "min_balance_to_spend": 100, "point_value": 1})
+        self.Ledger._post(self.card, 99, "adjustment", reason="seed")
+        order = self._order(qty=1, confirm=False)  # 1000
+        with self.assertRaisesRegex(UserError, "from a balance of 100"):
+            order._loyalty_apply_points(50)
+        self.Ledger._post(self.card, 901, "adjustment", reason="seed")  # 1000
+        with self.assertRaisesRegex(UserError, r"At most 300\.0 points"):
+            order._loyalty_apply_points(301)
+        with self.assertRaisesRegex(UserError, "positive"):
+            order._loyalty_apply_points(-5)
+        wizard = Form(self.env["loyalty.sale.redeem.wizard"].with_context(default_order_id=order.id))
+        self.assertEqual(wizard.max_points, 300)
+        wizard.points = 250
+        wizard.save().action_apply()
+        self.assertEqual(order.amount_total, 750)
+        self.assertEqual(self.card.points, 1000)  # taken at confirmation only
+        order.action_confirm()
+        # paid 250 with points; earns 5 % of the 750 paid in money
+        self.assertEqual(self.card.points, 1000 - 250 + 37.5)
+        self.assertEqual((order.loyalty_points_spent, order.loyalty_points_earned), (250, 37.5))
+        order._loyalty_redeem()  # replayed: nothing taken twice
+        self.assertEqual(self.card.points, 787.5)
+        # cancelling gives the points back and takes the earned ones
+        order._action_cancel()
+        self.assertEqual(self.card.points, 1000)
+
+    def test_redemption_rechecked_at_confirmation(self):
+        self.Ledger._post(self.card, 200, "adjustment", reason="seed")
+        order = self._order(qty=1, confirm=False)
+        order._loyalty_apply_points(200)
+        self.Ledger._post(self.card, -150, "redemption", reason="spent at the till meanwhile")
+        with self.assertRaisesRegex(UserError, "cannot be taken"):
+            order.action_confirm()
+        self.assertEqual(self.card.points, 50)
+
+    def test_tiers_upgrade_at_once_and_downgrade_by_cron(self):
+        silver = self.env["loyalty.tier"].create(
+            {"program_id": self.program.id, "name": "Silver", "min_spend": 15000, "multiplier": 1.5})
+        gold = self.env["loyalty.tier"].create(
+            {"program_id": self.program.id, "name": "Gold", "min_spend": 30000, "multiplier": 2})
+        self._order()  # 10 000
+        self.assertFalse(self.member.loyalty_tier_id)
+        self._order()  # 20 000: silver at once
+        self.assertEqual(self.member.loyalty_tier_id, silver)
+        self.assertEqual(self.card.points, 1000)
+        self._order()  # earned with the silver multiplier: 750
+        self.assertEqual(self.card.points, 1750)
+        self.assertEqual(self.member.loyalty_tier_id, gold)
+        history = self.member.loyalty_tier_history_ids.sorted("id")
+        self.assertEqual(history.mapped("direction"), ["up", "up"])
+        # a year later, nothing in the window: the nightly job downgrades
+        with freeze_time(fields.Datetime.now() + relativedelta(months=13)):
+            self.env["res.partner"]._cron_recompute_tiers()
+        self.assertFalse(self.member.loyalty_tier_id)
+        self.assertEqual(self.member.loyalty_tier_history_ids.sorted("id")[-1].direction, "down")
+
+    def test_returns_lower_the_spend_of_tiers(self):
+        silver = self.env["loyalty.tier"].create(
+            {"program_id": self.program.id, "name": "Silver", "min_spend": 15000, "multiplier": 1.5})
+        self._order()
+        order = self._order()
+        self.assertEqual(self.member.loyalty_tier_id, silver)
+        self._refund(self._invoice(order))
+        self.env["res.partner"]._cron_recompute_tiers()
+        self.assertFalse(self.member.loyalty_tier_id)
