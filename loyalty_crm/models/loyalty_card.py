@@ -225,7 +225,10 @@ class LoyaltyCard(models.Model):
             )
         )
         for card_id, total in rows:
-            card = self.browse(card_id).sudo().with_context(_loyalty_ledger_sync=True)
+            # the ledger is the history: no chatter tracking of every change
+            card = self.browse(card_id).sudo().with_context(
+                _loyalty_ledger_sync=True, mail_notrack=True
+            )
             if card.points != float(total):
                 card.points = float(total)
 
