@@ -6,7 +6,9 @@
 # Settings (environment):
 #   LOYALTY_DB         database name (default loyalty_crm_demo); `dropdb NAME` starts over
 #   LOYALTY_HTTP_PORT  HTTP port (default 8069)
-#   LOYALTY_LANG       extra language loaded into the database (default ru_RU; empty: none)
+#   LOYALTY_LANG       main language of a new database (default ru_RU: Russian interface and
+#                      demo data, English kept available in the user preferences);
+#                      LOYALTY_LANG=en_US for an English-only database
 #   ADDON, EXTRA_ADDONS_PATH  serve another addon (default loyalty_crm)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -43,9 +45,13 @@ db_exists="$(sql postgres "SELECT 1 FROM pg_database WHERE datname = '$DB'")"
 state=""
 [ "$db_exists" = 1 ] && state="$(sql "$DB" "SELECT state FROM ir_module_module WHERE name = '$ADDON'")"
 
+# --load-language at creation makes its first language the default one of the database
+# (and of the admin user); en_US is added so that English stays available.
 lang_args=()
-if [ -n "$LANG_CODE" ]; then
-    if [ "$db_exists" != 1 ] || [ "$(sql "$DB" "SELECT active FROM res_lang WHERE code = '$LANG_CODE'")" != t ]; then
+if [ -n "$LANG_CODE" ] && [ "$LANG_CODE" != en_US ]; then
+    if [ "$db_exists" != 1 ]; then
+        lang_args=(--load-language="$LANG_CODE,en_US")
+    elif [ "$(sql "$DB" "SELECT active FROM res_lang WHERE code = '$LANG_CODE'")" != t ]; then
         lang_args=(--load-language="$LANG_CODE")
     fi
 fi

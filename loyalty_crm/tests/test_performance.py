@@ -30,5 +30,5 @@ class TestHotPaths(LoyaltyCase):
         with self.assertQueryCount(13):
             self.Ledger._post(self.card, -10, "redemption")
         self.env.invalidate_all()
-        with self.assertQueryCount(12):
+        with self.assertQueryCount(11):
             self.Ledger._post(self.card, 10, "accrual")
