@@ -21,8 +21,4 @@ lint: ## ruff check, ruff format --check, pylint-odoo with OCA's mandatory check
 	@$(ROOT)/scripts/lint.sh
 
 clean-cache: ## Delete ~/.cache/loyalty_crm (Odoo source, venv, files) and the demo database
-	@bash -c 'set -eu; . "$(ROOT)/scripts/env.sh"; \
-		case "$$LOYALTY_CACHE" in */loyalty_crm) ;; *) die "Refusing to delete $$LOYALTY_CACHE";; esac; \
-		db="$${LOYALTY_DB:-loyalty_crm_demo}"; \
-		if pg_isready -q 2>/dev/null; then dropdb --if-exists "$$db" && say "Dropped database $$db"; fi; \
-		rm -rf "$$LOYALTY_CACHE"; say "Deleted $$LOYALTY_CACHE"'
+	@$(ROOT)/scripts/clean-cache.sh

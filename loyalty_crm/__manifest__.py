@@ -5,7 +5,6 @@
     "version": "18.0.1.0.0",
     "category": "Sales/Loyalty",
     "author": "loyalty_crm contributors",
-    "website": "https://github.com/loyalty-crm/loyalty_crm",
     "license": "LGPL-3",
     "depends": [
         "loyalty",

@@ -10,7 +10,7 @@ need_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null;
 
 # ---------------------------------------------------------------- system packages
 system_packages() {
-    local pkgs=(libpq-dev libldap2-dev libsasl2-dev chromium postgresql-client)
+    local pkgs=(libpq-dev libldap2-dev libsasl2-dev chromium postgresql-client wkhtmltopdf gettext)
     local missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -52,6 +52,9 @@ odoo_source() {
        Set ODOO_SRC to a checkout of Odoo 18.0 Community."
         local src
         src="$(cd "$ODOO_SRC" && pwd -P)"
+        if [ -d "$ODOO_DIR" ] && [ "$src" = "$(cd "$ODOO_DIR" && pwd -P)" ]; then
+            finish_odoo_source "src=$src"; return 0   # ODOO_SRC is the cache's own copy
+        fi
         # Ready, and copied from this very tree (or from an unrecorded one): nothing to do.
         if [ -f "$stamp" ] && { [ ! -s "$stamp" ] || [ "$(cat "$stamp")" = "src=$src" ]; }; then return 0; fi
         rm -rf "$ODOO_DIR"

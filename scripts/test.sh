@@ -15,6 +15,16 @@ set -euo pipefail
 
 "$REPO_ROOT/scripts/setup.sh"
 
+# Browser tours need Chrome/Chromium (Odoo looks for google-chrome, chromium,
+# chromium-browser, google-chrome-stable on PATH) and websocket-client; without them Odoo
+# skips the tours, which would fail the run anyway, later and less clearly.
+chrome=""
+for c in google-chrome chromium chromium-browser google-chrome-stable; do
+    command -v "$c" >/dev/null && { chrome="$(command -v "$c")"; break; }
+done
+[ -n "$chrome" ] || die "No Chrome/Chromium on PATH: browser tours cannot run (apt-get install chromium)."
+"$VENV/bin/python" -c 'import websocket' 2>/dev/null || die "websocket-client is missing from $VENV (run make setup)."
+
 ADDON="${ADDON:-loyalty_crm}"
 dir="$(addon_dir "$ADDON")" || die "Addon $ADDON not found (no $ADDON/__manifest__.py in this repository or EXTRA_ADDONS_PATH)."
 TEST_PATHS="${TEST_PATHS:-$dir/tests}"
@@ -43,6 +53,8 @@ free_port() {
 # One config file for the install and for pytest: same addons path, database and data
 # folder (filestore), and nothing from a ~/.odoorc. pytest-odoo picks its own free HTTP port
 # for the server it starts; the one written here only serves the install step.
+# limit_memory_hard=0: Odoo's default 2.5 GiB address-space cap is meant for a server
+# process, not for pytest running the registry, an HTTP server and the tests together.
 write_odoo_conf "$CONF" "$DB" \
     "data_dir=$WORK/data" \
     "http_port=$(free_port)" \
