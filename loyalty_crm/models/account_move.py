@@ -28,8 +28,11 @@ class AccountMove(models.Model):
 
     def _invoice_paid_hook(self):
         res = super()._invoice_paid_hook()
-        orders = self.filtered(lambda m: m.move_type == "out_invoice").line_ids.sale_line_ids.order_id
+        orders = self.filtered(
+            lambda m: m.move_type == "out_invoice"
+        ).line_ids.sale_line_ids.order_id
         orders.filtered(
-            lambda o: o.state == "sale" and o._loyalty_program().accrual_trigger == "paid"
+            lambda o: o.state == "sale"
+            and o._loyalty_program().accrual_trigger == "paid"
         )._loyalty_accrue()
         return res

@@ -42,13 +42,23 @@ class LoyaltyCard(models.Model):
         string="State Changed On", readonly=True, copy=False
     )
     replaced_by_id = fields.Many2one(
-        "loyalty.card", string="Replaced By", readonly=True, copy=False, index="btree_not_null"
+        "loyalty.card",
+        string="Replaced By",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
     )
     replaces_id = fields.Many2one(
-        "loyalty.card", string="Replaces", readonly=True, copy=False, index="btree_not_null"
+        "loyalty.card",
+        string="Replaces",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
     )
     activation_date = fields.Datetime(readonly=True, copy=False)
-    ledger_ids = fields.One2many("loyalty.ledger", "card_id", string="Ledger", readonly=True)
+    ledger_ids = fields.One2many(
+        "loyalty.ledger", "card_id", string="Ledger", readonly=True
+    )
     ledger_history_ids = fields.Many2many(
         "loyalty.ledger",
         compute="_compute_ledger_history_ids",
@@ -107,27 +117,36 @@ class LoyaltyCard(models.Model):
 
     @api.model
     def _loyalty_generate_card_codes(self, count):
-        """``count`` unused EAN-13 member card numbers (043 + 9 random digits + check)."""
+        """``count`` unused EAN-13 card numbers: 043, 9 random digits, check digit."""
         codes = set()
         while len(codes) < count:
             candidates = set()
             while len(candidates) < count - len(codes):
-                body = CARD_PREFIX + "".join(secrets.choice("0123456789") for _i in range(9))
+                body = CARD_PREFIX + "".join(
+                    secrets.choice("0123456789") for _i in range(9)
+                )
                 candidates.add(body + str(get_barcode_check_digit(body + "0")))
-            used = self.sudo().with_context(active_test=False).search(
-                [("code", "in", list(candidates))]
+            used = (
+                self.sudo()
+                .with_context(active_test=False)
+                .search([("code", "in", list(candidates))])
             )
             codes |= candidates - set(used.mapped("code"))
         return list(codes)
 
     @api.model_create_multi
     def create(self, vals_list):
-        programs = self.env["loyalty.program"].sudo().browse(
-            [vals["program_id"] for vals in vals_list if vals.get("program_id")]
+        programs = (
+            self.env["loyalty.program"]
+            .sudo()
+            .browse(
+                [vals["program_id"] for vals in vals_list if vals.get("program_id")]
+            )
         )
         bonus_ids = set(programs.filtered("is_bonus_program").ids)
         need_code = [
-            vals for vals in vals_list
+            vals
+            for vals in vals_list
             if vals.get("program_id") in bonus_ids and not vals.get("code")
         ]
         for vals, code in zip(
@@ -135,7 +154,10 @@ class LoyaltyCard(models.Model):
         ):
             vals["code"] = code
         for vals in vals_list:
-            if vals.get("loyalty_state") in ("active",) and "activation_date" not in vals:
+            if (
+                vals.get("loyalty_state") in ("active",)
+                and "activation_date" not in vals
+            ):
                 vals["activation_date"] = fields.Datetime.now()
         cards = super().create(vals_list)
         if any(card.is_bonus_card and card.points for card in cards):
@@ -160,8 +182,10 @@ class LoyaltyCard(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_bonus_history(self):
-        if self.env["loyalty.ledger"].sudo().search_count(
-            [("card_id", "in", self.ids)], limit=1
+        if (
+            self.env["loyalty.ledger"]
+            .sudo()
+            .search_count([("card_id", "in", self.ids)], limit=1)
         ):
             raise UserError(
                 _("A card with ledger history cannot be deleted; block it instead.")
@@ -169,7 +193,10 @@ class LoyaltyCard(models.Model):
 
     def _loyalty_check_state_change(self, new_state):
         for card in self.filtered("is_bonus_card"):
-            if card.loyalty_state in ("lost", "replaced") and new_state != card.loyalty_state:
+            if (
+                card.loyalty_state in ("lost", "replaced")
+                and new_state != card.loyalty_state
+            ):
                 raise UserError(
                     _(
                         "Card %(code)s was %(state)s: it can never be used again.",
@@ -180,7 +207,9 @@ class LoyaltyCard(models.Model):
 
     def _loyalty_check_one_card_per_member(self):
         """A member holds at most one usable card per bonus program."""
-        usable = self.filtered(lambda c: c.partner_id and c.loyalty_state in USABLE_STATES)
+        usable = self.filtered(
+            lambda c: c.partner_id and c.loyalty_state in USABLE_STATES
+        )
         if not usable:
             return
         self.flush_model(["partner_id", "program_id", "loyalty_state"])
@@ -226,8 +255,10 @@ class LoyaltyCard(models.Model):
         )
         for card_id, total in rows:
             # the ledger is the history: no chatter tracking of every change
-            card = self.browse(card_id).sudo().with_context(
-                _loyalty_ledger_sync=True, mail_notrack=True
+            card = (
+                self.browse(card_id)
+                .sudo()
+                .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
             )
             if card.points != float(total):
                 card.points = float(total)
@@ -243,7 +274,8 @@ class LoyaltyCard(models.Model):
             if card.loyalty_state not in USABLE_STATES:
                 raise UserError(
                     _(
-                        "Card %(code)s is %(state)s: only an active card can be blocked.",
+                        "Card %(code)s is %(state)s: only an active card can be "
+                        "blocked.",
                         code=card.code,
                         state=card._loyalty_state_label(),
                     )
@@ -255,9 +287,7 @@ class LoyaltyCard(models.Model):
         self._loyalty_require_user()
         for card in self:
             if card.loyalty_state != "blocked":
-                raise UserError(
-                    _("Card %(code)s is not blocked.", code=card.code)
-                )
+                raise UserError(_("Card %(code)s is not blocked.", code=card.code))
         self.sudo().write(
             {
                 "loyalty_state": "active" if self.activation_date else "issued",
@@ -278,7 +308,9 @@ class LoyaltyCard(models.Model):
         }
 
     def action_loyalty_print(self):
-        return self.env.ref("loyalty_crm.loyalty_card_report_member").report_action(self)
+        return self.env.ref("loyalty_crm.loyalty_card_report_member").report_action(
+            self
+        )
 
     def _loyalty_activate(self):
         """Activate issued cards (first purchase)."""
@@ -316,7 +348,10 @@ class LoyaltyCard(models.Model):
         old_state = self.loyalty_state
         # Free the member's slot before the new card exists.
         self.sudo().write(
-            {"loyalty_state": "lost" if lost else "replaced", "loyalty_state_reason": reason}
+            {
+                "loyalty_state": "lost" if lost else "replaced",
+                "loyalty_state_reason": reason,
+            }
         )
         new_vals = {
             "program_id": self.program_id.id,
@@ -328,11 +363,17 @@ class LoyaltyCard(models.Model):
             new_vals["code"] = new_code
         new = self.sudo().with_context(loyalty_no_mail=True).create(new_vals)
         self.sudo().replaced_by_id = new
-        transfer_reason = _("Card %(old)s replaced by %(new)s", old=self.code, new=new.code)
+        transfer_reason = _(
+            "Card %(old)s replaced by %(new)s", old=self.code, new=new.code
+        )
         if self.points:
             lots = Ledger._open_lots(self)
             out = Ledger._post(
-                self, -self.points, "transfer", reason=transfer_reason, allow_inactive=True
+                self,
+                -self.points,
+                "transfer",
+                reason=transfer_reason,
+                allow_inactive=True,
             )
             # lot by lot, so that the points keep their expiry dates
             for _lot, _card, points, expiry in lots:
@@ -354,7 +395,8 @@ class LoyaltyCard(models.Model):
                 expiry_date=pending.expiry_date,
                 available_date=pending.available_date,
                 counterpart=pending,
-                source=pending.res_model and self.env[pending.res_model].browse(pending.res_id),
+                source=pending.res_model
+                and self.env[pending.res_model].browse(pending.res_id),
             )
             pending.sudo().state = "cancelled"
         body = _(

@@ -24,7 +24,10 @@ class LoyaltyConsent(models.Model):
         "res.company", required=True, default=lambda self: self.env.company
     )
     purpose = fields.Selection(
-        [("marketing", "Marketing messages"), ("personal_data", "Personal data processing")],
+        [
+            ("marketing", "Marketing messages"),
+            ("personal_data", "Personal data processing"),
+        ],
         required=True,
         default="marketing",
     )
@@ -32,24 +35,40 @@ class LoyaltyConsent(models.Model):
         [("opt_in", "Opt-in"), ("opt_out", "Opt-out")], required=True, default="opt_in"
     )
     channel = fields.Selection(
-        [("all", "All channels"), ("sms", "SMS"), ("email", "Email"), ("call", "Phone call")],
+        [
+            ("all", "All channels"),
+            ("sms", "SMS"),
+            ("email", "Email"),
+            ("call", "Phone call"),
+        ],
         required=True,
         default="all",
     )
     source = fields.Selection(CONSENT_SOURCES, required=True, default="backoffice")
     date = fields.Datetime(required=True, default=fields.Datetime.now)
     user_id = fields.Many2one(
-        "res.users", string="Recorded By", default=lambda self: self.env.user, readonly=True
+        "res.users",
+        string="Recorded By",
+        default=lambda self: self.env.user,
+        readonly=True,
     )
     note = fields.Char()
 
     def write(self, vals):
-        raise UserError(
-            _("A consent record cannot be changed: record a new opt-in or opt-out instead.")
-        )
+        if vals:
+            raise UserError(
+                _(
+                    "A consent record cannot be changed: record a new opt-in or "
+                    "opt-out instead."
+                )
+            )
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
         raise UserError(
-            _("A consent record cannot be deleted: record a new opt-in or opt-out instead.")
+            _(
+                "A consent record cannot be deleted: record a new opt-in or opt-out "
+                "instead."
+            )
         )

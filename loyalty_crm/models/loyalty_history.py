@@ -19,7 +19,9 @@ class LoyaltyHistory(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         card_ids = [vals.get("card_id") for vals in vals_list if vals.get("card_id")]
-        self._loyalty_check_bonus_history(self.env["loyalty.card"].sudo().browse(card_ids))
+        self._loyalty_check_bonus_history(
+            self.env["loyalty.card"].sudo().browse(card_ids)
+        )
         return super().create(vals_list)
 
     def write(self, vals):

@@ -54,7 +54,9 @@ class LoyaltyLedger(models.Model):
     program_id = fields.Many2one(related="card_id.program_id", store=True)
     company_id = fields.Many2one(related="card_id.company_id", store=True)
     currency_id = fields.Many2one(related="card_id.currency_id")
-    entry_type = fields.Selection(ENTRY_TYPES, string="Type", required=True, readonly=True)
+    entry_type = fields.Selection(
+        ENTRY_TYPES, string="Type", required=True, readonly=True
+    )
     points = fields.Float(digits=POINTS_DIGITS, required=True, readonly=True)
     state = fields.Selection(
         [
@@ -72,10 +74,13 @@ class LoyaltyLedger(models.Model):
     )
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
     expiry_date = fields.Date(
-        readonly=True, index="btree_not_null", help="Date the points of this lot expire."
+        readonly=True,
+        index="btree_not_null",
+        help="Date the points of this lot expire.",
     )
     available_date = fields.Date(
-        readonly=True, help="Date pending points become available (end of the return window)."
+        readonly=True,
+        help="Date pending points become available (end of the return window).",
     )
     reason = fields.Char(readonly=True)
     amount = fields.Monetary(
@@ -103,7 +108,8 @@ class LoyaltyLedger(models.Model):
         (
             "points_not_zero",
             "CHECK (points <> 0 OR amount <> 0)",
-            "A ledger entry moves points (or, for a return, records the returned amount).",
+            "A ledger entry moves points (or, for a return, records the returned "
+            "amount).",
         ),
         (
             "state_sign",
@@ -180,12 +186,13 @@ class LoyaltyLedger(models.Model):
     # ------------------------------------------------------------ posting
     @api.model
     def _lock_cards(self, cards):
-        """Lock the cards' rows until the end of the transaction (ordered: no deadlock)."""
+        """Lock the cards' rows until the transaction ends (id order: no deadlock)."""
         if cards:
             self.env.flush_all()
             self.env.execute_query(
                 SQL(
-                    "SELECT id FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+                    "SELECT id FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO "
+                    "KEY UPDATE",
                     tuple(cards.ids),
                 )
             )
@@ -224,7 +231,11 @@ class LoyaltyLedger(models.Model):
         sign = ENTRY_SIGN[entry_type]
         if sign and sign * points < 0:
             raise UserError(
-                _("A %(type)s cannot have %(points)s points.", type=entry_type, points=points)
+                _(
+                    "A %(type)s cannot have %(points)s points.",
+                    type=entry_type,
+                    points=points,
+                )
             )
         if not card.program_id.is_bonus_program:
             raise UserError(_("Card %(code)s is not a bonus card.", code=card.code))
@@ -246,7 +257,8 @@ class LoyaltyLedger(models.Model):
             if float_compare(card.points + points, 0, precision_digits=2) < 0:
                 raise UserError(
                     _(
-                        "Card %(code)s has %(balance)s points: %(points)s cannot be taken.",
+                        "Card %(code)s has %(balance)s points: %(points)s cannot be "
+                        "taken.",
                         code=card.code,
                         balance=card.points,
                         points=-points,
@@ -284,12 +296,17 @@ class LoyaltyLedger(models.Model):
         a parallel transaction posting the same key fails and is retried.
         """
         existing = self.sudo().search(
-            [("company_id", "=", card.company_id.id), ("idempotency_key", "=", idempotency_key)],
+            [
+                ("company_id", "=", card.company_id.id),
+                ("idempotency_key", "=", idempotency_key),
+            ],
             limit=1,
         )
         if existing:
             return existing
-        return self._post(card, points, entry_type, idempotency_key=idempotency_key, **kwargs)
+        return self._post(
+            card, points, entry_type, idempotency_key=idempotency_key, **kwargs
+        )
 
     # ------------------------------------------------------------ lots (FIFO)
     @api.model
@@ -331,7 +348,8 @@ class LoyaltyLedger(models.Model):
                       FROM lots
                 )
                 SELECT fifo.id, fifo.card_id,
-                       LEAST(fifo.points, fifo.running - COALESCE(spent.points, 0)) AS open,
+                       LEAST(fifo.points,
+                             fifo.running - COALESCE(spent.points, 0)) AS open,
                        fifo.expiry_date
                   FROM fifo
              LEFT JOIN spent ON spent.card_id = fifo.card_id
@@ -344,12 +362,16 @@ class LoyaltyLedger(models.Model):
                 before=expired_before,
             )
         )
-        return [(lot, card, float(points), expiry) for lot, card, points, expiry in rows if points > 0]
+        return [
+            (lot, card, float(points), expiry)
+            for lot, card, points, expiry in rows
+            if points > 0
+        ]
 
     # ------------------------------------------------------------ nightly jobs
     @api.model
     def _cron_expire(self, batch_size=1000):
-        """Expire the open points of lots past their date. Running it twice changes nothing.
+        """Expire the open points of lots past their date; a second run changes nothing.
 
         Works per batch of cards: the cards are locked, their lots recomputed
         under the lock, one expiry entry per lot is written; each batch is
@@ -380,7 +402,8 @@ class LoyaltyLedger(models.Model):
             self.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
             cards._loyalty_sync_points()
             if self.env.context.get("loyalty_cron_commit"):
-                self.env.cr.commit()
+                # a nightly job over the whole base: one transaction per batch
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         return len(expired)
 
     @api.model
@@ -424,6 +447,9 @@ class LoyaltyLedger(models.Model):
         mismatches = self._loyalty_find_mismatches()
         for card_id, points, total in mismatches:
             _logger.error(
-                "Bonus card %s holds %s points but its ledger sums to %s", card_id, points, total
+                "Bonus card %s holds %s points but its ledger sums to %s",
+                card_id,
+                points,
+                total,
             )
         return mismatches

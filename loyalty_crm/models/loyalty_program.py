@@ -1,8 +1,8 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.tools import date_utils
 from odoo.exceptions import ValidationError
+from odoo.tools import date_utils
 
 
 class LoyaltyProgram(models.Model):
@@ -41,7 +41,6 @@ class LoyaltyProgram(models.Model):
             ("registration", "At registration"),
             ("first_purchase", "At first purchase"),
         ],
-        string="Card Activation",
         default="registration",
         required=True,
         help="At registration: the card works at once. At first purchase: the "
@@ -56,7 +55,10 @@ class LoyaltyProgram(models.Model):
         "(otherwise without).",
     )
     accrual_trigger = fields.Selection(
-        [("confirm", "When the sale order is confirmed"), ("paid", "When the invoice is paid")],
+        [
+            ("confirm", "When the sale order is confirmed"),
+            ("paid", "When the invoice is paid"),
+        ],
         string="Sales Accrual",
         default="confirm",
         required=True,
@@ -89,7 +91,9 @@ class LoyaltyProgram(models.Model):
         help="Points given once, when a member's questionnaire is complete.",
     )
     birthday_points = fields.Float(
-        string="Birthday Bonus", digits=(16, 2), help="Points given on the member's birthday."
+        string="Birthday Bonus",
+        digits=(16, 2),
+        help="Points given on the member's birthday.",
     )
     # ------------------------------------------------------------ tiers
     tier_ids = fields.One2many("loyalty.tier", "program_id", string="Tiers")
@@ -124,9 +128,12 @@ class LoyaltyProgram(models.Model):
         ),
         (
             "bonus_settings_positive",
-            "CHECK (COALESCE(pending_days, 0) >= 0 AND COALESCE(points_lifetime_days, 0) >= 0"
-            " AND COALESCE(welcome_points, 0) >= 0 AND COALESCE(questionnaire_points, 0) >= 0"
-            " AND COALESCE(birthday_points, 0) >= 0 AND COALESCE(min_balance_to_spend, 0) >= 0)",
+            "CHECK (COALESCE(pending_days, 0) >= 0 AND "
+            "COALESCE(points_lifetime_days, 0) >= 0"
+            " AND COALESCE(welcome_points, 0) >= 0 AND "
+            "COALESCE(questionnaire_points, 0) >= 0"
+            " AND COALESCE(birthday_points, 0) >= 0 AND "
+            "COALESCE(min_balance_to_spend, 0) >= 0)",
             "Bonus amounts, periods and minimum balance cannot be negative.",
         ),
         (
@@ -136,7 +143,8 @@ class LoyaltyProgram(models.Model):
         ),
         (
             "max_redeem_share_range",
-            "CHECK (max_redeem_share IS NULL OR (max_redeem_share >= 0 AND max_redeem_share <= 100))",
+            "CHECK (max_redeem_share IS NULL OR (max_redeem_share >= 0 AND "
+            "max_redeem_share <= 100))",
             "The share of an order paid with points is between 0 and 100 %.",
         ),
     ]
@@ -213,16 +221,20 @@ class LoyaltyProgram(models.Model):
             return 0.0
         total_amount = sum(amount for _product, _qty, amount in lines)
         total_qty = sum(qty for _product, qty, _amount in lines)
-        products = self.env["product.product"].union(*(product for product, _q, _a in lines))
+        products = self.env["product.product"].union(
+            *(product for product, _q, _a in lines)
+        )
         valid = self._get_valid_products(products)
         points = 0.0
         for rule in self.rule_ids.filtered("active"):
             matching = valid.get(rule, products)
             amount = sum(a for p, _q, a in lines if p in matching)
             qty = sum(q for p, q, _a in lines if p in matching)
-            if rule.minimum_amount and self.currency_id.compare_amounts(
-                total_amount, rule.minimum_amount
-            ) < 0:
+            if (
+                rule.minimum_amount
+                and self.currency_id.compare_amounts(total_amount, rule.minimum_amount)
+                < 0
+            ):
                 continue
             if rule.minimum_qty and total_qty < rule.minimum_qty:
                 continue

@@ -55,8 +55,25 @@ class ResCompany(models.Model):
 
     @api.model
     def _loyalty_ensure_bonus_programs(self):
-        """Called by data at install and update: every company gets its program."""
+        """Called by data at install and update: every company gets its program.
+
+        The main company's program is also known as
+        ``loyalty_crm.loyalty_program_bonus_main`` (for demo data and tests).
+        """
         self.sudo().search([])._loyalty_ensure_bonus_program()
+        main = self.env.ref("base.main_company", raise_if_not_found=False)
+        if main and not self.env.ref(
+            "loyalty_crm.loyalty_program_bonus_main", raise_if_not_found=False
+        ):
+            self.env["ir.model.data"]._update_xmlids(
+                [
+                    {
+                        "xml_id": "loyalty_crm.loyalty_program_bonus_main",
+                        "record": main.sudo().loyalty_bonus_program_id,
+                        "noupdate": True,
+                    }
+                ]
+            )
 
     def _loyalty_ensure_bonus_program(self):
         Program = self.env["loyalty.program"]
@@ -74,13 +91,17 @@ class ResCompany(models.Model):
                     "reward_ids": [
                         Command.clear(),
                         Command.create(company._loyalty_bonus_reward_values()),
-                    ]
+                    ],
                 }
             )
 
     def _loyalty_bonus_rule_values(self):
         # 5 points per 100 spent: a 5 % bonus with a point worth 1.
-        return {"reward_point_mode": "money", "reward_point_amount": 0.05, "minimum_qty": 0}
+        return {
+            "reward_point_mode": "money",
+            "reward_point_amount": 0.05,
+            "minimum_qty": 0,
+        }
 
     def _loyalty_bonus_reward_values(self):
         return {

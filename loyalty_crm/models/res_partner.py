@@ -62,7 +62,12 @@ class ResPartner(models.Model):
     )
     loyalty_occupation = fields.Char(string="Occupation", tracking=True)
     loyalty_children = fields.Selection(
-        [("0", "No children"), ("1", "One child"), ("2", "Two children"), ("3", "Three or more")],
+        [
+            ("0", "No children"),
+            ("1", "One child"),
+            ("2", "Two children"),
+            ("3", "Three or more"),
+        ],
         string="Children",
         tracking=True,
     )
@@ -71,16 +76,26 @@ class ResPartner(models.Model):
         string="Preferred Channels",
         help="How the member wants to hear from us. 'None' means no messages.",
     )
-    loyalty_home_store_id = fields.Many2one("pos.config", string="Home Store", tracking=True)
-    loyalty_interest_ids = fields.Many2many(
-        "product.category", string="Interests", help="Product categories the member likes."
+    loyalty_home_store_id = fields.Many2one(
+        "pos.config", string="Home Store", tracking=True
     )
-    loyalty_source_id = fields.Many2one("utm.source", string="Acquisition Source", tracking=True)
-    loyalty_medium_id = fields.Many2one("utm.medium", string="Acquisition Medium", tracking=True)
+    loyalty_interest_ids = fields.Many2many(
+        "product.category",
+        string="Interests",
+        help="Product categories the member likes.",
+    )
+    loyalty_source_id = fields.Many2one(
+        "utm.source", string="Acquisition Source", tracking=True
+    )
+    loyalty_medium_id = fields.Many2one(
+        "utm.medium", string="Acquisition Medium", tracking=True
+    )
     loyalty_campaign_id = fields.Many2one(
         "utm.campaign", string="Acquisition Campaign", tracking=True
     )
-    loyalty_consent_ids = fields.One2many("loyalty.consent", "partner_id", string="Consents")
+    loyalty_consent_ids = fields.One2many(
+        "loyalty.consent", "partner_id", string="Consents"
+    )
     loyalty_marketing_consent = fields.Boolean(
         string="Marketing Consent",
         compute="_compute_loyalty_marketing_consent",
@@ -94,7 +109,9 @@ class ResPartner(models.Model):
         help="Share of the questionnaire the member filled in, 0-100.",
     )
     # ------------------------------------------------------------ membership
-    loyalty_card_ids = fields.One2many("loyalty.card", "partner_id", string="Loyalty Cards")
+    loyalty_card_ids = fields.One2many(
+        "loyalty.card", "partner_id", string="Loyalty Cards"
+    )
     loyalty_card_id = fields.Many2one(
         "loyalty.card",
         string="Member Card",
@@ -105,7 +122,9 @@ class ResPartner(models.Model):
     loyalty_is_member = fields.Boolean(
         string="Member", compute="_compute_loyalty_card_id", store=True, index=True
     )
-    loyalty_card_code = fields.Char(related="loyalty_card_id.code", string="Card Number")
+    loyalty_card_code = fields.Char(
+        related="loyalty_card_id.code", string="Card Number"
+    )
     loyalty_card_state = fields.Selection(related="loyalty_card_id.loyalty_state")
     loyalty_points = fields.Float(
         related="loyalty_card_id.points", string="Bonus Points", digits=(16, 2)
@@ -135,6 +154,17 @@ class ResPartner(models.Model):
         help="Find a member by card number or phone number in any notation.",
     )
 
+    loyalty_tier_id = fields.Many2one(
+        "loyalty.tier",
+        string="Tier",
+        readonly=True,
+        tracking=True,
+        index="btree_not_null",
+    )
+    loyalty_tier_history_ids = fields.One2many(
+        "loyalty.tier.history", "partner_id", string="Tier History"
+    )
+
     _sql_constraints = [
         (
             "loyalty_phone_unique",
@@ -149,25 +179,36 @@ class ResPartner(models.Model):
         today = fields.Date.context_today(self)
         for partner in self:
             birthdate = partner.loyalty_birthdate
-            partner.loyalty_age = relativedelta(today, birthdate).years if birthdate else 0
+            partner.loyalty_age = (
+                relativedelta(today, birthdate).years if birthdate else 0
+            )
 
     def _search_loyalty_age(self, operator, value):
         if operator not in ("=", "!=", "<", "<=", ">", ">="):
-            raise UserError(_("Unsupported search on age: %(operator)s", operator=operator))
+            raise UserError(
+                _("Unsupported search on age: %(operator)s", operator=operator)
+            )
         today = fields.Date.context_today(self)
         value = int(value)
         # age >= N  <=>  born on or before today - N years
         youngest = today - relativedelta(years=value)  # age == value from here ...
         oldest = today - relativedelta(years=value + 1, days=-1)  # ... to here
         domains = {
-            "=": [("loyalty_birthdate", "<=", youngest), ("loyalty_birthdate", ">=", oldest)],
+            "=": [
+                ("loyalty_birthdate", "<=", youngest),
+                ("loyalty_birthdate", ">=", oldest),
+            ],
             ">=": [("loyalty_birthdate", "<=", youngest)],
             ">": [("loyalty_birthdate", "<", oldest)],
             "<": [("loyalty_birthdate", ">", youngest)],
             "<=": [("loyalty_birthdate", ">=", oldest)],
         }
         if operator == "!=":
-            return [("loyalty_birthdate", "!=", False), "!", *expression.AND([domains["="]])]
+            return [
+                ("loyalty_birthdate", "!=", False),
+                "!",
+                *expression.AND([domains["="]]),
+            ]
         return expression.AND([[("loyalty_birthdate", "!=", False)], domains[operator]])
 
     @api.depends("loyalty_consent_ids.consent", "loyalty_consent_ids.date")
@@ -182,7 +223,9 @@ class ResPartner(models.Model):
     def _compute_loyalty_completeness(self):
         for partner in self:
             filled = sum(1 for name in COMPLETENESS_FIELDS if partner[name])
-            partner.loyalty_completeness = round(100 * filled / len(COMPLETENESS_FIELDS))
+            partner.loyalty_completeness = round(
+                100 * filled / len(COMPLETENESS_FIELDS)
+            )
 
     @api.depends(
         "loyalty_card_ids.loyalty_state",
@@ -192,11 +235,17 @@ class ResPartner(models.Model):
     def _compute_loyalty_card_id(self):
         for partner in self:
             cards = partner.loyalty_card_ids.filtered(
-                lambda c: c.is_bonus_card and c.active
+                lambda c: c.is_bonus_card
+                and c.active
                 and c.loyalty_state in USABLE_STATES + ("blocked",)
             )
-            company_program = (partner.company_id or self.env.company).loyalty_bonus_program_id
-            card = cards.filtered(lambda c: c.program_id == company_program)[:1] or cards[:1]
+            company_program = (
+                partner.company_id or self.env.company
+            ).loyalty_bonus_program_id
+            card = (
+                cards.filtered(lambda c, p=company_program: c.program_id == p)[:1]
+                or cards[:1]
+            )
             partner.loyalty_card_id = card
             partner.loyalty_is_member = bool(card)
 
@@ -205,14 +254,20 @@ class ResPartner(models.Model):
         for partner in self:
             number = partner.loyalty_is_member and (partner.phone or partner.mobile)
             try:
-                partner.loyalty_phone = normalize_phone(number, partner._loyalty_phone_region())
+                partner.loyalty_phone = normalize_phone(
+                    number, partner._loyalty_phone_region()
+                )
             except ValueError:
                 partner.loyalty_phone = False
 
     def _compute_loyalty_points_expiring(self):
         cards = self.loyalty_card_id
         horizon = fields.Date.add(fields.Date.context_today(self), days=31)
-        lots = self.env["loyalty.ledger"]._open_lots(cards, expired_before=horizon) if cards else []
+        lots = (
+            self.env["loyalty.ledger"]._open_lots(cards, expired_before=horizon)
+            if cards
+            else []
+        )
         expiring, first = {}, {}
         for _lot, card_id, points, expiry in lots:
             expiring[card_id] = expiring.get(card_id, 0.0) + points
@@ -227,7 +282,11 @@ class ResPartner(models.Model):
             partner.loyalty_lookup = partner.loyalty_card_code or partner.loyalty_phone
 
     def _search_loyalty_lookup(self, operator, value):
-        if operator not in ("=", "ilike") or not isinstance(value, str) or not value.strip():
+        if (
+            operator not in ("=", "ilike")
+            or not isinstance(value, str)
+            or not value.strip()
+        ):
             return expression.FALSE_DOMAIN
         return [("id", "in", self._loyalty_lookup(value.strip()).ids)]
 
@@ -268,7 +327,10 @@ class ResPartner(models.Model):
         """Return ``vals`` with member phones in E.164, or raise naming the field."""
         vals = dict(vals)
         if self.country_id or "country_id" in vals:
-            country = self.env["res.country"].browse(vals.get("country_id")) or self.country_id
+            country = (
+                self.env["res.country"].browse(vals.get("country_id"))
+                or self.country_id
+            )
             region = country.code
         else:
             region = self._loyalty_phone_region()
@@ -279,7 +341,8 @@ class ResPartner(models.Model):
                 except ValueError as error:
                     raise ValidationError(
                         _(
-                            "%(field)s: %(number)s is not a valid phone number (%(reason)s).",
+                            "%(field)s: %(number)s is not a valid phone number "
+                            "(%(reason)s).",
                             field=self._fields[name]._description_string(self.env),
                             number=vals[name],
                             reason=str(error),
@@ -288,7 +351,9 @@ class ResPartner(models.Model):
         return vals
 
     def write(self, vals):
-        if any(name in vals for name in PHONE_FIELDS) and any(self.mapped("loyalty_is_member")):
+        if any(name in vals for name in PHONE_FIELDS) and any(
+            self.mapped("loyalty_is_member")
+        ):
             if len(self) > 1:
                 for partner in self:
                     partner.write(vals)
@@ -304,15 +369,19 @@ class ResPartner(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_loyalty_member(self):
-        holders = self.env["loyalty.card"].sudo().search(
-            [
-                ("partner_id", "in", self.ids),
-                ("is_bonus_card", "=", True),
-                "|",
-                ("points", "!=", 0),
-                ("ledger_ids", "!=", False),
-            ],
-            limit=1,
+        holders = (
+            self.env["loyalty.card"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.ids),
+                    ("is_bonus_card", "=", True),
+                    "|",
+                    ("points", "!=", 0),
+                    ("ledger_ids", "!=", False),
+                ],
+                limit=1,
+            )
         )
         if holders:
             raise UserError(
@@ -338,18 +407,23 @@ class ResPartner(models.Model):
                 partner._fields[name]._description_string(self.env)
                 for name in required
                 if not (vals[name] if vals is not None else partner[name])
-                and not (name == "phone" and (partner.mobile or (vals or {}).get("mobile")))
+                and not (
+                    name == "phone" and (partner.mobile or (vals or {}).get("mobile"))
+                )
             ]
             if missing:
                 raise ValidationError(
                     _(
-                        "To enrol %(member)s in the bonus program, fill in: %(fields)s.",
+                        "To enrol %(member)s in the bonus program, fill in: "
+                        "%(fields)s.",
                         member=partner.display_name or _("a member"),
                         fields=", ".join(missing),
                     )
                 )
 
-    def _loyalty_enrol(self, program=None, card_code=None, source="backoffice", consent=None):
+    def _loyalty_enrol(
+        self, program=None, card_code=None, source="backoffice", consent=None
+    ):
         """Make the partner a member: validate the questionnaire and issue the card.
 
         ``consent`` (``True``/``False``/``None``) records the marketing opt-in or
@@ -386,9 +460,11 @@ class ResPartner(models.Model):
         card_code = (card_code or "").strip()
         Card = self.env["loyalty.card"].sudo()
         if card_code and Card.search_count([("code", "=", card_code)], limit=1):
-            raise UserError(_("Card number %(code)s is already in use.", code=card_code))
+            raise UserError(
+                _("Card number %(code)s is already in use.", code=card_code)
+            )
         if phone_vals:
-            super(ResPartner, self).write(phone_vals)
+            super().write(phone_vals)
         card_vals = {
             "program_id": program.id,
             "partner_id": self.id,
@@ -410,19 +486,26 @@ class ResPartner(models.Model):
             )
         self.message_post(
             body=_(
-                "Enrolled in %(program)s, card %(card)s.", program=program.name, card=card.code
+                "Enrolled in %(program)s, card %(card)s.",
+                program=program.name,
+                card=card.code,
             )
         )
         if program.welcome_points:
             self.env["loyalty.ledger"]._post_once(
-                card, program.welcome_points, "bonus", f"res.partner/{self.id}/welcome",
-                reason=_("Welcome bonus"), source=self,
+                card,
+                program.welcome_points,
+                "bonus",
+                f"res.partner/{self.id}/welcome",
+                reason=_("Welcome bonus"),
+                source=self,
             )
         self._loyalty_grant_questionnaire_bonus()
+        self._loyalty_update_tiers(allow_downgrade=False)
         return card
 
     def _loyalty_grant_questionnaire_bonus(self):
-        """The questionnaire bonus, once per member, when the questionnaire is complete."""
+        """Questionnaire bonus, once per member, when the questionnaire is complete."""
         Ledger = self.env["loyalty.ledger"]
         for member in self.filtered(lambda p: p.loyalty_completeness >= 100):
             card = member.loyalty_card_id
@@ -430,14 +513,17 @@ class ResPartner(models.Model):
                 continue
             if card.program_id.questionnaire_points:
                 Ledger._post_once(
-                    card, card.program_id.questionnaire_points, "bonus",
+                    card,
+                    card.program_id.questionnaire_points,
+                    "bonus",
                     f"res.partner/{member.id}/questionnaire",
-                    reason=_("Questionnaire completed"), source=member,
+                    reason=_("Questionnaire completed"),
+                    source=member,
                 )
 
     @api.model
     def _cron_birthday_bonus(self):
-        """Birthday bonus, once a year per member (run daily; rerunning changes nothing)."""
+        """Birthday bonus, once a year per member (daily; a rerun changes nothing)."""
         today = fields.Date.context_today(self)
         days = [(today.month, today.day)]
         if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
@@ -448,15 +534,19 @@ class ResPartner(models.Model):
                 """
                 SELECT p.id, p.loyalty_card_id, pr.birthday_points, c.company_id
                   FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id AND c.loyalty_state IN %s
-                  JOIN loyalty_program pr ON pr.id = c.program_id AND pr.birthday_points > 0
+                  JOIN loyalty_card c
+                    ON c.id = p.loyalty_card_id AND c.loyalty_state IN %s
+                  JOIN loyalty_program pr
+                    ON pr.id = c.program_id AND pr.birthday_points > 0
                  WHERE p.active AND p.loyalty_birthdate IS NOT NULL
-                   AND (EXTRACT(MONTH FROM p.loyalty_birthdate), EXTRACT(DAY FROM p.loyalty_birthdate))
+                   AND (EXTRACT(MONTH FROM p.loyalty_birthdate),
+                        EXTRACT(DAY FROM p.loyalty_birthdate))
                        IN %s
                    AND NOT EXISTS (
                        SELECT 1 FROM loyalty_ledger l
                         WHERE l.company_id = c.company_id
-                          AND l.idempotency_key = 'res.partner/' || p.id || '/birthday/' || %s)
+                          AND l.idempotency_key
+                              = 'res.partner/' || p.id || '/birthday/' || %s)
                 """,
                 USABLE_STATES,
                 tuple(days),
@@ -470,19 +560,25 @@ class ResPartner(models.Model):
             card = self.env["loyalty.card"].browse(card_id)
             if card.program_id not in expiry:
                 expiry[card.program_id] = card.program_id._loyalty_expiry_date(today)
-            vals_list.append({
-                "card_id": card_id,
-                "entry_type": "bonus",
-                "points": points,
-                "state": "available",
-                "expiry_date": expiry[card.program_id],
-                "reason": _("Birthday bonus"),
-                "res_model": "res.partner",
-                "res_id": partner_id,
-                "idempotency_key": f"res.partner/{partner_id}/birthday/{today.year}",
-                "user_id": self.env.user.id,
-            })
-        entries = Ledger.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
+            vals_list.append(
+                {
+                    "card_id": card_id,
+                    "entry_type": "bonus",
+                    "points": points,
+                    "state": "available",
+                    "expiry_date": expiry[card.program_id],
+                    "reason": _("Birthday bonus"),
+                    "res_model": "res.partner",
+                    "res_id": partner_id,
+                    "idempotency_key": (
+                        f"res.partner/{partner_id}/birthday/{today.year}"
+                    ),
+                    "user_id": self.env.user.id,
+                }
+            )
+        entries = (
+            Ledger.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
+        )
         entries.card_id._loyalty_sync_points()
         return entries
 
@@ -496,7 +592,11 @@ class ResPartner(models.Model):
         if not self.loyalty_card_id:
             raise UserError(_("%(member)s is not a member.", member=self.display_name))
         return self.env["loyalty.ledger"]._post(
-            self.loyalty_card_id, points, "adjustment", reason=reason, allow_inactive=True
+            self.loyalty_card_id,
+            points,
+            "adjustment",
+            reason=reason,
+            allow_inactive=True,
         )
 
     @api.model
@@ -521,7 +621,84 @@ class ResPartner(models.Model):
             phone = normalize_phone(term, company.loyalty_phone_region or "RU")
         except ValueError:
             return self.browse()
-        return self.search([("loyalty_phone", "=", phone)], limit=1) if phone else self.browse()
+        return (
+            self.search([("loyalty_phone", "=", phone)], limit=1)
+            if phone
+            else self.browse()
+        )
+
+    # ------------------------------------------------------------ tiers
+    @api.model
+    def _loyalty_tier_spend(self, partners=None):
+        """``{partner_id: spend}`` over each program's tier window, from the ledger.
+
+        Spend is the purchase amount recorded on accruals, net of returns.
+        """
+        self.env.flush_all()
+        partner_filter = (
+            SQL("AND l.partner_id IN %s", tuple(partners.ids)) if partners else SQL()
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT l.partner_id, SUM(l.amount)
+                  FROM loyalty_ledger l
+                  JOIN loyalty_program p ON p.id = l.program_id
+                 WHERE l.entry_type IN ('accrual', 'reversal')
+                   AND l.state <> 'cancelled'
+                   AND l.amount <> 0 AND l.partner_id IS NOT NULL
+                   AND l.date >= %s::timestamp
+                                 - make_interval(months => p.tier_window_months)
+                   %s
+              GROUP BY l.partner_id
+                """,
+                fields.Datetime.now(),
+                partner_filter,
+            )
+        )
+        return {partner_id: float(spend or 0) for partner_id, spend in rows}
+
+    def _loyalty_update_tiers(self, allow_downgrade=True, spend=None):
+        """Put members in the tier their spend reaches; record each change."""
+        spend = self._loyalty_tier_spend(self) if spend is None else spend
+        History = self.env["loyalty.tier.history"].sudo()
+        changes = []
+        for partner in self.filtered("loyalty_card_id"):
+            tiers = partner.loyalty_card_id.program_id.tier_ids.sorted("min_spend")
+            amount = spend.get(partner.id, 0.0)
+            target = tiers.filtered(lambda t, spent=amount: t.min_spend <= spent)[-1:]
+            current = partner.loyalty_tier_id
+            if target == current:
+                continue
+            up = (
+                target.min_spend > current.min_spend
+                if target and current
+                else bool(target)
+            )
+            if not up and not allow_downgrade:
+                continue
+            partner.sudo().loyalty_tier_id = target
+            changes.append(
+                {
+                    "partner_id": partner.id,
+                    "old_tier_id": current.id,
+                    "new_tier_id": target.id,
+                    "spend": amount,
+                    "direction": "up" if up else "down",
+                }
+            )
+        return History.create(changes)
+
+    @api.model
+    def _cron_recompute_tiers(self):
+        """Nightly: upgrades and downgrades over the rolling window."""
+        members = self.search(
+            [
+                ("loyalty_is_member", "=", True),
+                ("loyalty_card_id.program_id.tier_ids", "!=", False),
+            ]
+        )
+        return members._loyalty_update_tiers(spend=self._loyalty_tier_spend())
 
     # ------------------------------------------------------------ actions
     def action_loyalty_enrol(self):
@@ -542,12 +719,16 @@ class ResPartner(models.Model):
             "res_model": "loyalty.card",
             "res_id": self.loyalty_card_id.id,
             "view_mode": "form",
-            "views": [(self.env.ref("loyalty_crm.loyalty_card_view_form_member").id, "form")],
+            "views": [
+                (self.env.ref("loyalty_crm.loyalty_card_view_form_member").id, "form")
+            ],
         }
 
     def action_loyalty_history(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_crm.loyalty_ledger_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "loyalty_crm.loyalty_ledger_action"
+        )
         chain = self.loyalty_card_ids.filtered("is_bonus_card")
         action["domain"] = [("card_id", "in", chain.ids)]
         action["context"] = {"search_default_counted": 0}

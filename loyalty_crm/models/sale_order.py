@@ -9,7 +9,9 @@ class SaleOrderLine(models.Model):
     _inherit = "sale.order.line"
 
     loyalty_redemption_line = fields.Boolean(
-        string="Paid with Points", readonly=True, copy=False,
+        string="Paid with Points",
+        readonly=True,
+        copy=False,
         help="The discount of the bonus points the customer spends on this order.",
     )
 
@@ -18,7 +20,10 @@ class SaleOrder(models.Model):
     _inherit = "sale.order"
 
     loyalty_points_to_spend = fields.Float(
-        string="Points to Spend", digits=(16, 2), readonly=True, copy=False,
+        string="Points to Spend",
+        digits=(16, 2),
+        readonly=True,
+        copy=False,
         help="Points the customer pays part of this order with; taken when the "
         "order is confirmed.",
     )
@@ -34,13 +39,17 @@ class SaleOrder(models.Model):
     )
 
     def _compute_loyalty_points(self):
-        entries = self.env["loyalty.ledger"].sudo().search(
-            [
-                ("res_model", "=", "sale.order"),
-                ("res_id", "in", self.ids),
-                ("state", "!=", "cancelled"),
-                ("entry_type", "in", ("accrual", "redemption", "reversal")),
-            ]
+        entries = (
+            self.env["loyalty.ledger"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "sale.order"),
+                    ("res_id", "in", self.ids),
+                    ("state", "!=", "cancelled"),
+                    ("entry_type", "in", ("accrual", "redemption", "reversal")),
+                ]
+            )
         )
         earned, spent = defaultdict(float), defaultdict(float)
         for entry in entries:
@@ -114,7 +123,7 @@ class SaleOrder(models.Model):
         self.ensure_one()
         return sum(
             self.order_line.filtered(
-                lambda l: not l.display_type and not l.loyalty_redemption_line
+                lambda line: not line.display_type and not line.loyalty_redemption_line
             ).mapped("price_total")
         )
 
@@ -127,8 +136,12 @@ class SaleOrder(models.Model):
         program = card.program_id
         if card.points < program.min_balance_to_spend or card.points <= 0:
             return 0.0
-        cap_value = self._loyalty_paid_amount() * (program.max_redeem_share or 0.0) / 100.0
-        cap_points = float_round(cap_value / program.point_value, 2, rounding_method="DOWN")
+        cap_value = (
+            self._loyalty_paid_amount() * (program.max_redeem_share or 0.0) / 100.0
+        )
+        cap_points = float_round(
+            cap_value / program.point_value, 2, rounding_method="DOWN"
+        )
         return max(min(card.points, cap_points), 0.0)
 
     def _loyalty_apply_points(self, points):
@@ -142,7 +155,10 @@ class SaleOrder(models.Model):
         card = self._loyalty_card()
         if not card:
             raise UserError(
-                _("%(customer)s has no active member card.", customer=self.partner_id.display_name)
+                _(
+                    "%(customer)s has no active member card.",
+                    customer=self.partner_id.display_name,
+                )
             )
         program = card.program_id
         points = float_round(points or 0.0, 2)
@@ -151,7 +167,8 @@ class SaleOrder(models.Model):
         if card.points < program.min_balance_to_spend:
             raise UserError(
                 _(
-                    "Points can be spent from a balance of %(minimum)s; the member has %(balance)s.",
+                    "Points can be spent from a balance of %(minimum)s; the member "
+                    "has %(balance)s.",
                     minimum=program.min_balance_to_spend,
                     balance=card.points,
                 )
@@ -173,16 +190,18 @@ class SaleOrder(models.Model):
         self.order_line.filtered("loyalty_redemption_line").unlink()
         reward = program.reward_ids.filtered(lambda r: r.reward_type == "discount")[:1]
         value = self.currency_id.round(points * program.point_value)
-        self.env["sale.order.line"].create({
-            "order_id": self.id,
-            "product_id": reward.discount_line_product_id.id,
-            "name": _("Paid with %(points)s bonus points", points=points),
-            "product_uom_qty": 1,
-            "price_unit": -value,
-            "tax_id": [(5, 0, 0)],
-            "loyalty_redemption_line": True,
-            "sequence": 999,
-        })
+        self.env["sale.order.line"].create(
+            {
+                "order_id": self.id,
+                "product_id": reward.discount_line_product_id.id,
+                "name": _("Paid with %(points)s bonus points", points=points),
+                "product_uom_qty": 1,
+                "price_unit": -value,
+                "tax_id": [(5, 0, 0)],
+                "loyalty_redemption_line": True,
+                "sequence": 999,
+            }
+        )
         self.loyalty_points_to_spend = points
         return True
 
@@ -212,31 +231,54 @@ class SaleOrder(models.Model):
             card = order._loyalty_card()
             if not card:
                 raise UserError(
-                    _("%(customer)s has no active member card: remove the points paid.",
-                      customer=order.partner_id.display_name)
+                    _(
+                        "%(customer)s has no active member card: remove the points "
+                        "paid.",
+                        customer=order.partner_id.display_name,
+                    )
                 )
             entries = Ledger.sudo().search(
-                [("res_model", "=", "sale.order"), ("res_id", "=", order.id),
-                 ("entry_type", "in", ("redemption", "reversal")), ("state", "!=", "cancelled")]
+                [
+                    ("res_model", "=", "sale.order"),
+                    ("res_id", "=", order.id),
+                    ("entry_type", "in", ("redemption", "reversal")),
+                    ("state", "!=", "cancelled"),
+                ]
             )
-            redeemed = -sum(entries.filtered(lambda e: e.entry_type == "redemption").mapped("points"))
-            restored = sum(entries.filtered(lambda e: e.entry_type == "reversal" and e.points > 0).mapped("points"))
+            redeemed = -sum(
+                entries.filtered(lambda e: e.entry_type == "redemption").mapped(
+                    "points"
+                )
+            )
+            restored = sum(
+                entries.filtered(
+                    lambda e: e.entry_type == "reversal" and e.points > 0
+                ).mapped("points")
+            )
             if redeemed - restored > 0:
                 continue  # already taken for this confirmation
             generation = len(entries.filtered(lambda e: e.entry_type == "redemption"))
             Ledger._post_once(
-                card, -order.loyalty_points_to_spend, "redemption",
+                card,
+                -order.loyalty_points_to_spend,
+                "redemption",
                 f"sale.order/{order.id}/redemption/{generation}",
-                reason=_("Paid part of %(order)s", order=order.name), source=order,
+                reason=_("Paid part of %(order)s", order=order.name),
+                source=order,
             )
 
     # ------------------------------------------------------------ points
     def _loyalty_card(self):
         self.ensure_one()
         card = self.partner_id.commercial_partner_id.loyalty_card_id
-        if card and card.program_id == self._loyalty_program() and card.loyalty_state in (
-            "issued",
-            "active",
+        if (
+            card
+            and card.program_id == self._loyalty_program()
+            and card.loyalty_state
+            in (
+                "issued",
+                "active",
+            )
         ):
             return card
         return self.env["loyalty.card"]
@@ -250,10 +292,11 @@ class SaleOrder(models.Model):
         self.ensure_one()
         program = self._loyalty_program()
         amount_field = "price_total" if program.earn_tax_included else "price_subtotal"
-        lines = self.order_line.filtered(lambda l: not l.display_type)
+        lines = self.order_line.filtered(lambda line: not line.display_type)
         paid = lines.filtered(
-            lambda l: not l.is_reward_line and not l.loyalty_redemption_line
-            and l.product_uom_qty > 0
+            lambda line: not line.is_reward_line
+            and not line.loyalty_redemption_line
+            and line.product_uom_qty > 0
         )
         gross = sum(paid.mapped(amount_field))
         paid_with_points = -sum(
@@ -283,8 +326,12 @@ class SaleOrder(models.Model):
             if points <= 0:
                 continue
             history = Ledger.sudo().search(
-                [("res_model", "=", "sale.order"), ("res_id", "=", order.id),
-                 ("entry_type", "in", ("accrual", "reversal")), ("state", "!=", "cancelled")]
+                [
+                    ("res_model", "=", "sale.order"),
+                    ("res_id", "=", order.id),
+                    ("entry_type", "in", ("accrual", "reversal")),
+                    ("state", "!=", "cancelled"),
+                ]
             )
             if sum(history.mapped("points")) > 0:
                 continue  # already earned and not reversed
@@ -297,7 +344,9 @@ class SaleOrder(models.Model):
                 f"sale.order/{order.id}/accrual/{generation}",
                 state="pending" if pending else "available",
                 available_date=pending
-                and fields.Date.add(fields.Date.context_today(self), days=program.pending_days),
+                and fields.Date.add(
+                    fields.Date.context_today(self), days=program.pending_days
+                ),
                 reason=_("Purchase %(order)s", order=order.name),
                 source=order,
                 amount=sum(amount for _product, _qty, amount in lines),
@@ -314,14 +363,19 @@ class SaleOrder(models.Model):
         Ledger = self.env["loyalty.ledger"]
         for order in self:
             entries = Ledger.sudo().search(
-                [("res_model", "=", "sale.order"), ("res_id", "=", order.id),
-                 ("state", "!=", "cancelled")],
+                [
+                    ("res_model", "=", "sale.order"),
+                    ("res_id", "=", order.id),
+                    ("state", "!=", "cancelled"),
+                ],
                 order="id",
             )
             if not entries:
                 continue
             key = f"{source._name}/{source.id}/sale.order/{order.id}"
-            if Ledger.sudo().search_count([("idempotency_key", "=like", f"{key}/%")], limit=1):
+            if Ledger.sudo().search_count(
+                [("idempotency_key", "=like", f"{key}/%")], limit=1
+            ):
                 continue  # this cancellation / credit note was already applied
             card = order._loyalty_card() or entries[-1].card_id
             accruals = entries.filtered(lambda e: e.entry_type == "accrual")
@@ -332,20 +386,37 @@ class SaleOrder(models.Model):
                 keep = float_round(pending.points * (1 - share), 2)
                 if keep > 0:
                     Ledger._post(
-                        pending.card_id, keep, "accrual", state="pending",
-                        available_date=pending.available_date, expiry_date=pending.expiry_date,
-                        reason=pending.reason, source=order, counterpart=pending,
-                        idempotency_key=f"{key}/pending/{pending.id}", allow_inactive=True,
+                        pending.card_id,
+                        keep,
+                        "accrual",
+                        state="pending",
+                        available_date=pending.available_date,
+                        expiry_date=pending.expiry_date,
+                        reason=pending.reason,
+                        source=order,
+                        counterpart=pending,
+                        idempotency_key=f"{key}/pending/{pending.id}",
+                        allow_inactive=True,
                     )
-            earned = sum(accruals.filtered(lambda e: e.state == "available").mapped("points"))
+            earned = sum(
+                accruals.filtered(lambda e: e.state == "available").mapped("points")
+            )
             taken = -sum(reversals.filtered(lambda e: e.points < 0).mapped("points"))
             take = min(float_round(earned * share, 2), earned - taken)
-            spent = -sum(entries.filtered(lambda e: e.entry_type == "redemption").mapped("points"))
+            spent = -sum(
+                entries.filtered(lambda e: e.entry_type == "redemption").mapped(
+                    "points"
+                )
+            )
             restored = sum(reversals.filtered(lambda e: e.points > 0).mapped("points"))
             give_back = min(float_round(spent * share, 2), spent - restored)
             if give_back > 0:
                 Ledger._post(
-                    card, give_back, "reversal", source=order, allow_inactive=True,
+                    card,
+                    give_back,
+                    "reversal",
+                    source=order,
+                    allow_inactive=True,
                     reason=_("%(reason)s: spent points given back", reason=reason),
                     idempotency_key=f"{key}/restore",
                 )
@@ -357,6 +428,12 @@ class SaleOrder(models.Model):
             returned = float_round(sum(accruals.mapped("amount")) * share, 2)
             if take > 0 or returned > 0:
                 Ledger._post(
-                    card, -max(take, 0.0), "reversal", reason=reason, source=order,
-                    idempotency_key=f"{key}/take", allow_inactive=True, amount=-returned,
+                    card,
+                    -max(take, 0.0),
+                    "reversal",
+                    reason=reason,
+                    source=order,
+                    idempotency_key=f"{key}/take",
+                    allow_inactive=True,
+                    amount=-returned,
                 )

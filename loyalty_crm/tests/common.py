@@ -13,13 +13,18 @@ class LoyaltyCase(TransactionCase):
         cls.program = cls.env["loyalty.program"]._get_bonus_program(cls.company)
         # the default earning rule (5 %), whatever the database was set up with
         cls.program.rule_ids = [
-            (5, 0, 0), (0, 0, cls.company._loyalty_bonus_rule_values()),
+            (5, 0, 0),
+            (0, 0, cls.company._loyalty_bonus_rule_values()),
         ]
         cls.cashier = new_test_user(
-            cls.env, "lc_cashier", groups="base.group_user,loyalty_crm.group_loyalty_user"
+            cls.env,
+            "lc_cashier",
+            groups="base.group_user,loyalty_crm.group_loyalty_user",
         )
         cls.manager = new_test_user(
-            cls.env, "lc_manager", groups="base.group_user,loyalty_crm.group_loyalty_manager"
+            cls.env,
+            "lc_manager",
+            groups="base.group_user,loyalty_crm.group_loyalty_manager",
         )
         cls.Ledger = cls.env["loyalty.ledger"]
 

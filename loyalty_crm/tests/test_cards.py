@@ -31,10 +31,14 @@ class TestCards(LoyaltyCase):
             member._loyalty_enrol()
 
     def test_physical_card_number_at_enrolment(self):
-        partner = self.env["res.partner"].create({"name": "С картой", "phone": "+79161234567"})
+        partner = self.env["res.partner"].create(
+            {"name": "С картой", "phone": "+79161234567"}
+        )
         partner._loyalty_enrol(card_code="2000000012345")
         self.assertEqual(partner.loyalty_card_code, "2000000012345")
-        other = self.env["res.partner"].create({"name": "Та же карта", "phone": "+79035551234"})
+        other = self.env["res.partner"].create(
+            {"name": "Та же карта", "phone": "+79035551234"}
+        )
         with self.assertRaisesRegex(UserError, "already in use"):
             other._loyalty_enrol(card_code="2000000012345")
 
@@ -50,7 +54,9 @@ class TestCards(LoyaltyCase):
     def test_one_usable_card_per_member(self):
         member = self._member()
         with self.assertRaisesRegex(ValidationError, "already has a card"):
-            self.env["loyalty.card"].create({"program_id": self.program.id, "partner_id": member.id})
+            self.env["loyalty.card"].create(
+                {"program_id": self.program.id, "partner_id": member.id}
+            )
 
     def test_replacement_keeps_balance_to_the_cent_and_blocks_old_card(self):
         member = self._member()
@@ -58,9 +64,9 @@ class TestCards(LoyaltyCase):
         self._credit(member, -0.01)
         old = member.loyalty_card_id
         wizard = Form(
-            self.env["loyalty.card.replace.wizard"].with_user(self.cashier).with_context(
-                default_card_id=old.id
-            )
+            self.env["loyalty.card.replace.wizard"]
+            .with_user(self.cashier)
+            .with_context(default_card_id=old.id)
         )
         wizard.reason = "Потеряна в магазине"
         wizard.new_code = "0430000000017"
@@ -77,7 +83,9 @@ class TestCards(LoyaltyCase):
         self.assertEqual(new.replaces_id, old)
         # the whole history is readable from the new card
         self.assertEqual(
-            new.ledger_history_ids.filtered(lambda e: e.entry_type == "adjustment").mapped("points"),
+            new.ledger_history_ids.filtered(
+                lambda e: e.entry_type == "adjustment"
+            ).mapped("points"),
             [-0.01, 1234.56],
         )
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
@@ -108,7 +116,9 @@ class TestCards(LoyaltyCase):
         with self.assertRaisesRegex(UserError, "Say why"):
             card.with_user(self.cashier)._loyalty_replace("")
         with self.assertRaisesRegex(UserError, "already in use"):
-            card.with_user(self.cashier)._loyalty_replace("lost", new_code=other.loyalty_card_code)
+            card.with_user(self.cashier)._loyalty_replace(
+                "lost", new_code=other.loyalty_card_code
+            )
         self.assertEqual(card.loyalty_state, "active")
         self.assertEqual(member.loyalty_card_id, card)
 
@@ -128,8 +138,12 @@ class TestCards(LoyaltyCase):
 
     def test_card_report_renders_barcode(self):
         member = self._member()
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "loyalty_crm.report_member_card", member.loyalty_card_id.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "loyalty_crm.report_member_card", member.loyalty_card_id.ids
+            )[0]
+            .decode()
+        )
         self.assertIn(member.loyalty_card_code, html)
         self.assertIn("/report/barcode/?barcode_type=Code128", html)

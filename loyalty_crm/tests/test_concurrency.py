@@ -1,5 +1,7 @@
 """Concurrency on real PostgreSQL: separate cursors in separate threads.
 
+These tests commit on purpose: the other cursors must see their data.
+
 The data these tests need is committed (other cursors must see it) and removed
 again in the cleanup.
 """
@@ -13,15 +15,14 @@ from psycopg2 import IntegrityError, OperationalError
 from odoo import SUPERUSER_ID, api
 from odoo.api import Transaction
 from odoo.exceptions import UserError, ValidationError
+from odoo.modules.registry import Registry
 from odoo.service.model import (
     MAX_TRIES_ON_CONCURRENCY_FAILURE,
     PG_CONCURRENCY_ERRORS_TO_RETRY,
 )
-from odoo.tools import mute_logger
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
-
-from odoo.modules.registry import Registry
+from odoo.tools import mute_logger
 
 
 @tagged("post_install", "-at_install")
@@ -54,8 +55,10 @@ class TestConcurrency(BaseCase):
             cr.execute("DELETE FROM loyalty_consent WHERE partner_id IN %s", [ids])
             cr.execute("DELETE FROM loyalty_card WHERE id IN %s", [card_ids])
             cr.execute(
-                "DELETE FROM mail_message WHERE model IN ('res.partner', 'loyalty.card') "
-                "AND res_id IN %s", [ids + card_ids],
+                "DELETE FROM mail_message WHERE model IN ('res.partner', "
+                "'loyalty.card') "
+                "AND res_id IN %s",
+                [ids + card_ids],
             )
             cr.execute("DELETE FROM res_partner WHERE id IN %s", [ids])
 
@@ -66,13 +69,17 @@ class TestConcurrency(BaseCase):
     def _committed_member(self, phone, points=0):
         with self.registry.cursor() as cr:
             env = self._env(cr)
-            partner = env["res.partner"].create({"name": f"Concurrent {phone}", "phone": phone})
+            partner = env["res.partner"].create(
+                {"name": f"Concurrent {phone}", "phone": phone}
+            )
             self.partner_ids.append(partner.id)
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
             partner._loyalty_enrol()
             if points:
-                env["loyalty.ledger"]._post(partner.loyalty_card_id, points, "adjustment", reason="setup")
-            cr.commit()
+                env["loyalty.ledger"]._post(
+                    partner.loyalty_card_id, points, "adjustment", reason="setup"
+                )
+            cr.commit()  # pylint: disable=invalid-commit
             return partner.id, partner.loyalty_card_id.id
 
     @staticmethod
@@ -86,7 +93,7 @@ class TestConcurrency(BaseCase):
             try:
                 work(env)
                 env.flush_all()
-                env.cr.commit()
+                env.cr.commit()  # pylint: disable=invalid-commit
                 return "ok"
             except UserError as error:  # ValidationError included
                 env.cr.rollback()
@@ -104,7 +111,7 @@ class TestConcurrency(BaseCase):
 
     @mute_logger("odoo.sql_db")
     def _run_parallel(self, count, work):
-        """Run ``work(env)`` in ``count`` threads, each with its own cursor, started together."""
+        """Run ``work(env)`` in ``count`` threads started together, one cursor each."""
         barrier = threading.Barrier(count)
         outcomes = []
         lock = threading.Lock()
@@ -130,8 +137,10 @@ class TestConcurrency(BaseCase):
             cr.execute("SELECT points FROM loyalty_card WHERE id = %s", [card_id])
             points = cr.fetchone()[0]
             cr.execute(
-                "SELECT COALESCE(SUM(points), 0) FROM loyalty_ledger WHERE card_id = %s "
-                "AND state IN ('available', 'posted')", [card_id],
+                "SELECT COALESCE(SUM(points), 0) FROM loyalty_ledger WHERE card_id = "
+                "%s "
+                "AND state IN ('available', 'posted')",
+                [card_id],
             )
             return points, float(cr.fetchone()[0])
 
@@ -139,7 +148,9 @@ class TestConcurrency(BaseCase):
         _partner_id, card_id = self._committed_member(self._phone(), points=100)
 
         def redeem(env):
-            env["loyalty.ledger"]._post(env["loyalty.card"].browse(card_id), -80, "redemption")
+            env["loyalty.ledger"]._post(
+                env["loyalty.card"].browse(card_id), -80, "redemption"
+            )
 
         outcomes = self._run_parallel(20, redeem)
         self.assertEqual(outcomes.count("ok"), 1, outcomes)
@@ -151,7 +162,9 @@ class TestConcurrency(BaseCase):
         _partner_id, card_id = self._committed_member(self._phone())
 
         def accrue(env):
-            env["loyalty.ledger"]._post(env["loyalty.card"].browse(card_id), 10.01, "accrual")
+            env["loyalty.ledger"]._post(
+                env["loyalty.card"].browse(card_id), 10.01, "accrual"
+            )
 
         outcomes = self._run_parallel(10, accrue)
         self.assertEqual(outcomes, ["ok"] * 10)
@@ -163,9 +176,11 @@ class TestConcurrency(BaseCase):
         with self.registry.cursor() as cr:
             env = self._env(cr)
             for i in range(2):
-                ids.append(env["res.partner"].create({"name": f"Twin {i}", "phone": phone}).id)
+                ids.append(
+                    env["res.partner"].create({"name": f"Twin {i}", "phone": phone}).id
+                )
             self.partner_ids.extend(ids)
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
         turn = iter(ids)
         turn_lock = threading.Lock()
 
@@ -197,7 +212,8 @@ class TestConcurrency(BaseCase):
         self.assertEqual(outcomes.count("ok"), 1, outcomes)
         with self.registry.cursor() as cr:
             cr.execute(
-                "SELECT loyalty_state, points FROM loyalty_card WHERE partner_id = %s ORDER BY id",
+                "SELECT loyalty_state, points FROM loyalty_card WHERE partner_id = "
+                "%s ORDER BY id",
                 [_partner_id],
             )
             self.assertEqual(cr.fetchall(), [("lost", 0.0), ("active", 50.0)])

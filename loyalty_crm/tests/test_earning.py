@@ -13,7 +13,9 @@ class TestEarning(LoyaltyCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.shoes = cls.env["product.category"].create({"name": "Обувь"})
-        cls.boots = cls.env["product.product"].create({"name": "Сапоги", "categ_id": cls.shoes.id})
+        cls.boots = cls.env["product.product"].create(
+            {"name": "Сапоги", "categ_id": cls.shoes.id}
+        )
         cls.shirt = cls.env["product.product"].create({"name": "Рубашка"})
 
     def test_percent_of_amount(self):
@@ -21,23 +23,55 @@ class TestEarning(LoyaltyCase):
         self.assertEqual(self.program._loyalty_compute_points(lines), 200.0)  # 5 %
 
     def test_category_multiplier_and_per_unit_and_threshold(self):
-        self.program.write({"rule_ids": [
-            (0, 0, {"reward_point_mode": "money", "reward_point_amount": 0.05,
-                    "product_category_id": self.shoes.id, "minimum_qty": 0}),
-            (0, 0, {"reward_point_mode": "unit", "reward_point_amount": 3,
-                    "product_ids": [(6, 0, self.shirt.ids)], "minimum_qty": 0}),
-            (0, 0, {"reward_point_mode": "order", "reward_point_amount": 100,
-                    "minimum_amount": 5000, "minimum_qty": 0}),
-        ]})
+        self.program.write(
+            {
+                "rule_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "reward_point_mode": "money",
+                            "reward_point_amount": 0.05,
+                            "product_category_id": self.shoes.id,
+                            "minimum_qty": 0,
+                        },
+                    ),
+                    (
+                        0,
+                        0,
+                        {
+                            "reward_point_mode": "unit",
+                            "reward_point_amount": 3,
+                            "product_ids": [(6, 0, self.shirt.ids)],
+                            "minimum_qty": 0,
+                        },
+                    ),
+                    (
+                        0,
+                        0,
+                        {
+                            "reward_point_mode": "order",
+                            "reward_point_amount": 100,
+                            "minimum_amount": 5000,
+                            "minimum_qty": 0,
+                        },
+                    ),
+                ]
+            }
+        )
         lines = [(self.boots, 1, 3000.0), (self.shirt, 2, 1000.0)]
         # 5 % of 4000 + 5 % more on shoes + 3 per shirt; no threshold bonus
         self.assertEqual(self.program._loyalty_compute_points(lines), 200 + 150 + 6)
         lines.append((self.shirt, 1, 1000.0))
-        self.assertEqual(self.program._loyalty_compute_points(lines), 250 + 150 + 9 + 100)
+        self.assertEqual(
+            self.program._loyalty_compute_points(lines), 250 + 150 + 9 + 100
+        )
 
     def test_multiplier_rounds_to_cents(self):
         lines = [(self.shirt, 1, 333.33)]
-        self.assertEqual(self.program._loyalty_compute_points(lines, multiplier=1.5), 25.0)
+        self.assertEqual(
+            self.program._loyalty_compute_points(lines, multiplier=1.5), 25.0
+        )
 
     def test_welcome_bonus_once(self):
         self.program.welcome_points = 150
@@ -45,8 +79,10 @@ class TestEarning(LoyaltyCase):
         card = member.loyalty_card_id
         self.assertEqual(card.points, 150)
         bonus = card.ledger_ids
-        self.assertEqual((bonus.entry_type, bonus.idempotency_key),
-                         ("bonus", f"res.partner/{member.id}/welcome"))
+        self.assertEqual(
+            (bonus.entry_type, bonus.idempotency_key),
+            ("bonus", f"res.partner/{member.id}/welcome"),
+        )
         # a replaced card does not bring a second welcome bonus
         new = card.with_user(self.cashier)._loyalty_replace("lost")
         self.assertEqual(new.points, 150)
@@ -56,13 +92,21 @@ class TestEarning(LoyaltyCase):
         self.program.questionnaire_points = 50
         member = self._member()
         self.assertEqual(member.loyalty_points, 0)
-        member.write({
-            "email": "a@example.com", "loyalty_birthdate": date(1990, 1, 1),
-            "loyalty_gender": "female", "loyalty_marital_status": "single",
-            "loyalty_employment": "student", "loyalty_children": "0", "city": "Тула",
-            "loyalty_channel_ids": [(6, 0, self.env.ref("loyalty_crm.channel_email").ids)],
-            "loyalty_interest_ids": [(6, 0, self.shoes.ids)],
-        })
+        member.write(
+            {
+                "email": "a@example.com",
+                "loyalty_birthdate": date(1990, 1, 1),
+                "loyalty_gender": "female",
+                "loyalty_marital_status": "single",
+                "loyalty_employment": "student",
+                "loyalty_children": "0",
+                "city": "Тула",
+                "loyalty_channel_ids": [
+                    (6, 0, self.env.ref("loyalty_crm.channel_email").ids)
+                ],
+                "loyalty_interest_ids": [(6, 0, self.shoes.ids)],
+            }
+        )
         self.assertEqual(member.loyalty_completeness, 100)
         self.assertEqual(member.loyalty_points, 50)
         member.city = False
@@ -72,8 +116,14 @@ class TestEarning(LoyaltyCase):
     def test_birthday_bonus_once_a_year(self):
         self.program.birthday_points = 200
         born = self._member(loyalty_birthdate=date(1990, 3, 15))
-        self._member(name="Другой день", phone="+79035551234", loyalty_birthdate=date(1990, 3, 16))
-        leap = self._member(name="Високосный", phone="+79035551235", loyalty_birthdate=date(2000, 2, 29))
+        self._member(
+            name="Другой день",
+            phone="+79035551234",
+            loyalty_birthdate=date(1990, 3, 16),
+        )
+        leap = self._member(
+            name="Високосный", phone="+79035551235", loyalty_birthdate=date(2000, 2, 29)
+        )
         with freeze_time("2027-03-15"):
             self.assertEqual(len(self.env["res.partner"]._cron_birthday_bonus()), 1)
             self.assertFalse(self.env["res.partner"]._cron_birthday_bonus())

@@ -41,7 +41,10 @@ class TestLedger(LoyaltyCase):
             ((self.card, -11, "adjustment"), "cannot be taken"),
         ]
         for args, message in cases:
-            with self.subTest(args=args[1:]), self.assertRaisesRegex(UserError, message):
+            with (
+                self.subTest(args=args[1:]),
+                self.assertRaisesRegex(UserError, message),
+            ):
                 self.Ledger._post(*args)
         self.assertEqual(len(self.card.ledger_ids), 1)
         self.assertEqual(self.card.points, 10)
@@ -55,7 +58,9 @@ class TestLedger(LoyaltyCase):
         self.assertEqual(self.card.points, 0)
 
     def test_non_bonus_card_refused(self):
-        coupons = self.env["loyalty.program"].create({"name": "C", "program_type": "coupons"})
+        coupons = self.env["loyalty.program"].create(
+            {"name": "C", "program_type": "coupons"}
+        )
         coupon = self.env["loyalty.card"].create({"program_id": coupons.id})
         with self.assertRaisesRegex(UserError, "not a bonus card"):
             self.Ledger._post(coupon, 5, "accrual")
@@ -63,7 +68,12 @@ class TestLedger(LoyaltyCase):
     def test_entries_remember_who_why_and_source(self):
         order = self.env["sale.order"].create({"partner_id": self.member.id})
         entry = self.Ledger.with_user(self.manager)._post(
-            self.card, 12, "bonus", reason="Birthday", source=order, idempotency_key="k-1"
+            self.card,
+            12,
+            "bonus",
+            reason="Birthday",
+            source=order,
+            idempotency_key="k-1",
         )
         self.assertEqual(entry.user_id, self.manager)
         self.assertEqual((entry.res_model, entry.res_id), ("sale.order", order.id))

@@ -49,7 +49,8 @@ class TestLots(LoyaltyCase):
         self.assertEqual(self.card.points, 0)
         self.assertEqual(
             self.card.ledger_ids.filtered(lambda e: e.entry_type == "expiry")
-            .sorted("id").mapped("points"),
+            .sorted("id")
+            .mapped("points"),
             [-70.0, -25.0],
         )
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
@@ -72,7 +73,11 @@ class TestLots(LoyaltyCase):
     def test_pending_points_released_once_by_cron(self):
         with freeze_time("2026-01-01"):
             entry = self.Ledger._post(
-                self.card, 60, "accrual", state="pending", available_date=date(2026, 1, 15)
+                self.card,
+                60,
+                "accrual",
+                state="pending",
+                available_date=date(2026, 1, 15),
             )
         with freeze_time("2026-01-14"):
             self.Ledger._cron_release_pending()
@@ -80,7 +85,10 @@ class TestLots(LoyaltyCase):
         with freeze_time("2026-01-15"):
             self.Ledger._cron_release_pending()
             self.Ledger._cron_release_pending()
-        self.assertEqual((entry.state, self.card.points, self.card.points_pending), ("available", 60, 0))
+        self.assertEqual(
+            (entry.state, self.card.points, self.card.points_pending),
+            ("available", 60, 0),
+        )
 
     def test_replacement_keeps_expiry_dates(self):
         with freeze_time("2026-01-01"):

@@ -27,7 +27,14 @@ class TestPhone(LoyaltyCase):
         self.assertEqual(normalize_phone("020 7946 0958", "GB"), "+442079460958")
 
     def test_garbage_is_refused(self):
-        for garbage in ("abc", "12", "+7 916 123", "+999 123 456 789", "8 (000) 000-00-00", "---"):
+        for garbage in (
+            "abc",
+            "12",
+            "+7 916 123",
+            "+999 123 456 789",
+            "8 (000) 000-00-00",
+            "---",
+        ):
             with self.subTest(garbage=garbage), self.assertRaises(ValueError):
                 normalize_phone(garbage, "RU")
 
@@ -58,21 +65,31 @@ class TestPhone(LoyaltyCase):
         self.assertEqual(member.phone, "+79161234567")
 
     def test_invalid_phone_refused_at_enrolment_and_nothing_written(self):
-        partner = self.env["res.partner"].create({"name": "Bad Phone", "phone": "12-34"})
+        partner = self.env["res.partner"].create(
+            {"name": "Bad Phone", "phone": "12-34"}
+        )
         with self.assertRaisesRegex(ValidationError, "Phone"):
             partner._loyalty_enrol()
         self.assertFalse(partner.loyalty_is_member)
-        self.assertFalse(self.env["loyalty.card"].search([("partner_id", "=", partner.id)]))
+        self.assertFalse(
+            self.env["loyalty.card"].search([("partner_id", "=", partner.id)])
+        )
 
     def test_non_members_keep_their_phone_as_typed(self):
-        partner = self.env["res.partner"].create({"name": "Supplier", "phone": "ext. 42"})
+        partner = self.env["res.partner"].create(
+            {"name": "Supplier", "phone": "ext. 42"}
+        )
         self.assertEqual(partner.phone, "ext. 42")
         self.assertFalse(partner.loyalty_phone)
 
     def test_duplicate_phone_refused(self):
         self._member(phone="+7 916 123-45-67")
-        other = self.env["res.partner"].create({"name": "Двойник", "phone": "8 916 123 45 67"})
-        with self.assertRaisesRegex(ValidationError, r"\+79161234567 already belongs to member"):
+        other = self.env["res.partner"].create(
+            {"name": "Двойник", "phone": "8 916 123 45 67"}
+        )
+        with self.assertRaisesRegex(
+            ValidationError, r"\+79161234567 already belongs to member"
+        ):
             other._loyalty_enrol()
         self.assertFalse(other.loyalty_is_member)
         # and a member can't take another member's phone later either
@@ -86,6 +103,8 @@ class TestPhone(LoyaltyCase):
         for term in ("8 916 123 45 67", "+79161234567", member.loyalty_card_code):
             with self.subTest(term=term):
                 self.assertEqual(Partner._loyalty_lookup(term), member)
-                self.assertEqual(Partner.search([("loyalty_lookup", "=", term)]), member)
+                self.assertEqual(
+                    Partner.search([("loyalty_lookup", "=", term)]), member
+                )
         self.assertFalse(Partner._loyalty_lookup("8 916 000 00 00"))
         self.assertFalse(Partner._loyalty_lookup("rubbish"))

@@ -15,7 +15,8 @@ class TestQuestionnaire(LoyaltyCase):
         today = fields.Date.context_today(self.env["res.partner"])
         member = self._member(loyalty_birthdate=today - relativedelta(years=30))
         turning = self._member(
-            name="Завтра 30", phone="+7 903 555-12-34",
+            name="Завтра 30",
+            phone="+7 903 555-12-34",
             loyalty_birthdate=today - relativedelta(years=30, days=-1),
         )
         self.assertEqual(member.loyalty_age, 30)
@@ -23,38 +24,55 @@ class TestQuestionnaire(LoyaltyCase):
         Partner = self.env["res.partner"]
         ids = (member | turning).ids
         for operator, expected in (
-            ("=", member), (">=", member), (">", Partner), ("<", turning), ("<=", member | turning),
+            ("=", member),
+            (">=", member),
+            (">", Partner),
+            ("<", turning),
+            ("<=", member | turning),
             ("!=", turning),
         ):
             with self.subTest(operator=operator):
-                found = Partner.search([("id", "in", ids), ("loyalty_age", operator, 30)])
+                found = Partner.search(
+                    [("id", "in", ids), ("loyalty_age", operator, 30)]
+                )
                 self.assertEqual(found, expected)
 
     def test_completeness_score(self):
         member = self._member()
         # phone only
         self.assertEqual(member.loyalty_completeness, 10)
-        member.write({
-            "email": "anna@example.com",
-            "loyalty_birthdate": date(1990, 5, 17),
-            "loyalty_gender": "female",
-            "loyalty_marital_status": "married",
-            "loyalty_employment": "employed",
-            "loyalty_children": "2",
-            "loyalty_channel_ids": [(6, 0, self.env.ref("loyalty_crm.channel_sms").ids)],
-            "city": "Москва",
-        })
+        member.write(
+            {
+                "email": "anna@example.com",
+                "loyalty_birthdate": date(1990, 5, 17),
+                "loyalty_gender": "female",
+                "loyalty_marital_status": "married",
+                "loyalty_employment": "employed",
+                "loyalty_children": "2",
+                "loyalty_channel_ids": [
+                    (6, 0, self.env.ref("loyalty_crm.channel_sms").ids)
+                ],
+                "city": "Москва",
+            }
+        )
         self.assertEqual(member.loyalty_completeness, 90)
         member.loyalty_interest_ids = self.env.ref("product.product_category_all")
         self.assertEqual(member.loyalty_completeness, 100)
 
     def test_required_fields_enforced_at_enrolment(self):
-        fields_ = self.env["ir.model.fields"].search([
-            ("model", "=", "res.partner"), ("name", "in", ("email", "loyalty_birthdate")),
-        ])
+        fields_ = self.env["ir.model.fields"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("name", "in", ("email", "loyalty_birthdate")),
+            ]
+        )
         self.company.loyalty_required_field_ids = fields_
-        partner = self.env["res.partner"].create({"name": "Без почты", "phone": "+79161234567"})
-        with self.assertRaisesRegex(ValidationError, "fill in: .*(Email|Birth Date).*(Email|Birth Date)"):
+        partner = self.env["res.partner"].create(
+            {"name": "Без почты", "phone": "+79161234567"}
+        )
+        with self.assertRaisesRegex(
+            ValidationError, "fill in: .*(Email|Birth Date).*(Email|Birth Date)"
+        ):
             partner._loyalty_enrol()
         self.assertFalse(partner.loyalty_is_member)
         partner.write({"email": "x@example.com", "loyalty_birthdate": date(1990, 1, 1)})
@@ -115,7 +133,9 @@ class TestQuestionnaire(LoyaltyCase):
         Consent = self.env["loyalty.consent"].with_user(self.cashier)
         Consent.create({"partner_id": member.id, "consent": "opt_in", "source": "pos"})
         self.assertTrue(member.loyalty_marketing_consent)
-        opt_out = Consent.create({"partner_id": member.id, "consent": "opt_out", "channel": "all"})
+        opt_out = Consent.create(
+            {"partner_id": member.id, "consent": "opt_out", "channel": "all"}
+        )
         self.assertFalse(member.loyalty_marketing_consent)
         self.assertEqual(opt_out.user_id, self.cashier)
         with self.assertRaisesRegex(UserError, "cannot be changed"):
@@ -124,7 +144,9 @@ class TestQuestionnaire(LoyaltyCase):
             opt_out.sudo().unlink()
 
     def test_consent_given_at_enrolment(self):
-        partner = self.env["res.partner"].create({"name": "Согласие", "phone": "+79161234567"})
+        partner = self.env["res.partner"].create(
+            {"name": "Согласие", "phone": "+79161234567"}
+        )
         partner._loyalty_enrol(consent=True, source="pos")
         self.assertEqual(partner.loyalty_consent_ids.mapped("source"), ["pos"])
         self.assertTrue(partner.loyalty_marketing_consent)

@@ -16,25 +16,45 @@ class SaleCase(AccountTestInvoicingCommon):
         cls.company = cls.env.company
         cls.company.loyalty_required_field_ids = False
         cls.program = cls.env["loyalty.program"]._get_bonus_program(cls.company)
-        cls.program.write({"points_lifetime": "none", "pending_days": 0,
-                           "accrual_trigger": "confirm", "earn_tax_included": True})
+        cls.program.write(
+            {
+                "points_lifetime": "none",
+                "pending_days": 0,
+                "accrual_trigger": "confirm",
+                "earn_tax_included": True,
+            }
+        )
         cls.Ledger = cls.env["loyalty.ledger"]
-        cls.product = cls.env["product.product"].create({
-            "name": "Кроссовки", "list_price": 1000, "taxes_id": [Command.clear()],
-            "invoice_policy": "order",
-        })
-        cls.member = cls.env["res.partner"].create({"name": "Покупатель", "phone": "+79161234567"})
+        cls.product = cls.env["product.product"].create(
+            {
+                "name": "Кроссовки",
+                "list_price": 1000,
+                "taxes_id": [Command.clear()],
+                "invoice_policy": "order",
+            }
+        )
+        cls.member = cls.env["res.partner"].create(
+            {"name": "Покупатель", "phone": "+79161234567"}
+        )
         cls.member._loyalty_enrol()
         cls.card = cls.member.loyalty_card_id
 
     def _order(self, qty=10, confirm=True):
-        order = self.env["sale.order"].create({
-            "partner_id": self.member.id,
-            "order_line": [Command.create({
-                "product_id": self.product.id, "product_uom_qty": qty, "price_unit": 1000,
-                "tax_id": [Command.clear()],
-            })],
-        })
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.member.id,
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": self.product.id,
+                            "product_uom_qty": qty,
+                            "price_unit": 1000,
+                            "tax_id": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
         if confirm:
             order.action_confirm()
         return order
@@ -54,7 +74,6 @@ class SaleCase(AccountTestInvoicingCommon):
 
 @tagged("post_install", "-at_install")
 class TestSalePoints(SaleCase):
-
     def test_confirmation_accrues_once(self):
         order = self._order()
         self.assertEqual(self.card.points, 500)  # 5 % of 10 000
@@ -87,7 +106,9 @@ class TestSalePoints(SaleCase):
     def test_partial_return_reverses_and_restores_in_proportion(self):
         self.Ledger._post(self.card, 1000, "adjustment", reason="seed")
         order = self._order()  # earns 500
-        self.Ledger._post(self.card, -200, "redemption", source=order)  # paid 200 with points
+        self.Ledger._post(
+            self.card, -200, "redemption", source=order
+        )  # paid 200 with points
         self.assertEqual(self.card.points, 1300)
         invoice = self._invoice(order)
         self._refund(invoice, qty=4)  # 40 % returned
@@ -98,7 +119,9 @@ class TestSalePoints(SaleCase):
         self._refund(invoice, qty=6)
         self.assertEqual(self.card.points, 1000)
         order.invalidate_recordset(["loyalty_points_earned", "loyalty_points_spent"])
-        self.assertEqual((order.loyalty_points_earned, order.loyalty_points_spent), (0, 0))
+        self.assertEqual(
+            (order.loyalty_points_earned, order.loyalty_points_spent), (0, 0)
+        )
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
 
     def test_return_inside_window_cancels_pending_points(self):
@@ -108,7 +131,9 @@ class TestSalePoints(SaleCase):
         self._refund(self._invoice(order), qty=4)
         self.assertEqual((self.card.points, self.card.points_pending), (0, 300))
         order.invalidate_recordset()
-        self.assertEqual(order.loyalty_points_earned, 300)  # pending, and re-issued for 60 %
+        self.assertEqual(
+            order.loyalty_points_earned, 300
+        )  # pending, and re-issued for 60 %
 
     def test_refund_never_drives_balance_negative(self):
         order = self._order()
@@ -129,13 +154,21 @@ class TestSalePoints(SaleCase):
 
     def test_tax_excluded_amounts(self):
         tax = self.env["account.tax"].create({"name": "НДС 20%", "amount": 20})
-        order = self.env["sale.order"].create({
-            "partner_id": self.member.id,
-            "order_line": [Command.create({
-                "product_id": self.product.id, "product_uom_qty": 1, "price_unit": 1000,
-                "tax_id": [Command.set(tax.ids)],
-            })],
-        })
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.member.id,
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": self.product.id,
+                            "product_uom_qty": 1,
+                            "price_unit": 1000,
+                            "tax_id": [Command.set(tax.ids)],
+                        }
+                    )
+                ],
+            }
+        )
         self.program.earn_tax_included = False
         lines = order._loyalty_earning_lines()
         self.assertEqual(self.program._loyalty_compute_points(lines), 50)
@@ -144,17 +177,28 @@ class TestSalePoints(SaleCase):
         self.assertEqual(self.program._loyalty_compute_points(lines), 60)
 
     def test_salesman_sees_points_and_manager_adjusts(self):
-        salesman = new_test_user(self.env, "lc_sale_sp", groups="sales_team.group_sale_salesman")
-        manager = new_test_user(self.env, "lc_sale_mgr",
-                                groups="sales_team.group_sale_salesman,loyalty_crm.group_loyalty_manager")
+        salesman = new_test_user(
+            self.env, "lc_sale_sp", groups="sales_team.group_sale_salesman"
+        )
+        manager = new_test_user(
+            self.env,
+            "lc_sale_mgr",
+            groups="sales_team.group_sale_salesman,loyalty_crm.group_loyalty_manager",
+        )
         self._order()
         partner = self.member.with_user(salesman)
         self.assertEqual(partner.loyalty_points, 500)
         action = partner.action_loyalty_history()
-        self.assertEqual(self.env["loyalty.ledger"].with_user(salesman).search(action["domain"]),
-                         self.card.ledger_ids)
+        self.assertEqual(
+            self.env["loyalty.ledger"].with_user(salesman).search(action["domain"]),
+            self.card.ledger_ids,
+        )
         action = self.member.with_user(manager).action_loyalty_adjust()
-        wizard = Form(self.env[action["res_model"]].with_user(manager).with_context(action["context"]))
+        wizard = Form(
+            self.env[action["res_model"]]
+            .with_user(manager)
+            .with_context(**action["context"])
+        )
         wizard.new_balance = 520
         wizard.description = "Компенсация за задержку"
         wizard.save().action_update_card_point()
@@ -164,7 +208,9 @@ class TestSalePoints(SaleCase):
 @tagged("post_install", "-at_install")
 class TestSaleRedemptionAndTiers(SaleCase):
     def test_spend_points_within_the_rules(self):
-        self.program.write({"max_redeem_share": 30, "min_balance_to_spend": 100, "point_value": 1})
+        self.program.write(
+            {"max_redeem_share": 30, "min_balance_to_spend": 100, "point_value": 1}
+        )
         self.Ledger._post(self.card, 99, "adjustment", reason="seed")
         order = self._order(qty=1, confirm=False)  # 1000
         with self.assertRaisesRegex(UserError, "from a balance of 100"):
@@ -174,7 +220,11 @@ class TestSaleRedemptionAndTiers(SaleCase):
             order._loyalty_apply_points(301)
         with self.assertRaisesRegex(UserError, "positive"):
             order._loyalty_apply_points(-5)
-        wizard = Form(self.env["loyalty.sale.redeem.wizard"].with_context(default_order_id=order.id))
+        wizard = Form(
+            self.env["loyalty.sale.redeem.wizard"].with_context(
+                default_order_id=order.id
+            )
+        )
         self.assertEqual(wizard.max_points, 300)
         wizard.points = 250
         wizard.save().action_apply()
@@ -183,7 +233,9 @@ class TestSaleRedemptionAndTiers(SaleCase):
         order.action_confirm()
         # paid 250 with points; earns 5 % of the 750 paid in money
         self.assertEqual(self.card.points, 1000 - 250 + 37.5)
-        self.assertEqual((order.loyalty_points_spent, order.loyalty_points_earned), (250, 37.5))
+        self.assertEqual(
+            (order.loyalty_points_spent, order.loyalty_points_earned), (250, 37.5)
+        )
         order._loyalty_redeem()  # replayed: nothing taken twice
         self.assertEqual(self.card.points, 787.5)
         # cancelling gives the points back and takes the earned ones
@@ -194,16 +246,30 @@ class TestSaleRedemptionAndTiers(SaleCase):
         self.Ledger._post(self.card, 200, "adjustment", reason="seed")
         order = self._order(qty=1, confirm=False)
         order._loyalty_apply_points(200)
-        self.Ledger._post(self.card, -150, "redemption", reason="spent at the till meanwhile")
+        self.Ledger._post(
+            self.card, -150, "redemption", reason="spent at the till meanwhile"
+        )
         with self.assertRaisesRegex(UserError, "cannot be taken"):
             order.action_confirm()
         self.assertEqual(self.card.points, 50)
 
     def test_tiers_upgrade_at_once_and_downgrade_by_cron(self):
         silver = self.env["loyalty.tier"].create(
-            {"program_id": self.program.id, "name": "Silver", "min_spend": 15000, "multiplier": 1.5})
+            {
+                "program_id": self.program.id,
+                "name": "Silver",
+                "min_spend": 15000,
+                "multiplier": 1.5,
+            }
+        )
         gold = self.env["loyalty.tier"].create(
-            {"program_id": self.program.id, "name": "Gold", "min_spend": 30000, "multiplier": 2})
+            {
+                "program_id": self.program.id,
+                "name": "Gold",
+                "min_spend": 30000,
+                "multiplier": 2,
+            }
+        )
         self._order()  # 10 000
         self.assertFalse(self.member.loyalty_tier_id)
         self._order()  # 20 000: silver at once
@@ -218,11 +284,19 @@ class TestSaleRedemptionAndTiers(SaleCase):
         with freeze_time(fields.Datetime.now() + relativedelta(months=13)):
             self.env["res.partner"]._cron_recompute_tiers()
         self.assertFalse(self.member.loyalty_tier_id)
-        self.assertEqual(self.member.loyalty_tier_history_ids.sorted("id")[-1].direction, "down")
+        self.assertEqual(
+            self.member.loyalty_tier_history_ids.sorted("id")[-1].direction, "down"
+        )
 
     def test_returns_lower_the_spend_of_tiers(self):
         silver = self.env["loyalty.tier"].create(
-            {"program_id": self.program.id, "name": "Silver", "min_spend": 15000, "multiplier": 1.5})
+            {
+                "program_id": self.program.id,
+                "name": "Silver",
+                "min_spend": 15000,
+                "multiplier": 1.5,
+            }
+        )
         self._order()
         order = self._order()
         self.assertEqual(self.member.loyalty_tier_id, silver)

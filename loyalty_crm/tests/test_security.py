@@ -12,8 +12,12 @@ class TestSecurity(LoyaltyCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.salesman = new_test_user(cls.env, "lc_salesman", groups="sales_team.group_sale_salesman")
-        cls.pos_user = new_test_user(cls.env, "lc_pos", groups="point_of_sale.group_pos_user")
+        cls.salesman = new_test_user(
+            cls.env, "lc_salesman", groups="sales_team.group_sale_salesman"
+        )
+        cls.pos_user = new_test_user(
+            cls.env, "lc_pos", groups="point_of_sale.group_pos_user"
+        )
         cls.member = cls._member()
         cls.card = cls.member.loyalty_card_id
 
@@ -36,10 +40,15 @@ class TestSecurity(LoyaltyCase):
         self.assertFalse(self.card.ledger_ids)
 
     def test_other_programs_keep_odoo_behaviour(self):
-        coupons = self.env["loyalty.program"].create({
-            "name": "Coupons", "program_type": "coupons",
-        })
-        coupon = self.env["loyalty.card"].create({"program_id": coupons.id, "points": 1})
+        coupons = self.env["loyalty.program"].create(
+            {
+                "name": "Coupons",
+                "program_type": "coupons",
+            }
+        )
+        coupon = self.env["loyalty.card"].create(
+            {"program_id": coupons.id, "points": 1}
+        )
         coupon.with_user(self.salesman).points = 2
         self.assertEqual(coupon.points, 2)
 
@@ -47,7 +56,11 @@ class TestSecurity(LoyaltyCase):
         for user in (self.salesman, self.pos_user):
             with self.subTest(user=user.login), self.assertRaises(AccessError):
                 self.env["loyalty.history"].with_user(user).create(
-                    {"card_id": self.card.id, "description": "free points", "issued": 100}
+                    {
+                        "card_id": self.card.id,
+                        "description": "free points",
+                        "issued": 100,
+                    }
                 )
 
     def test_ledger_is_not_writable_even_by_managers(self):
@@ -59,7 +72,9 @@ class TestSecurity(LoyaltyCase):
             Ledger = self.Ledger.with_user(user)
             with self.subTest(user=user.login):
                 with self.assertRaises(AccessError):
-                    Ledger.create({"card_id": self.card.id, "entry_type": "bonus", "points": 5})
+                    Ledger.create(
+                        {"card_id": self.card.id, "entry_type": "bonus", "points": 5}
+                    )
                 with self.assertRaises(AccessError):
                     spent.with_user(user).write({"points": -1})
                 with self.assertRaises(AccessError):
@@ -72,19 +87,32 @@ class TestSecurity(LoyaltyCase):
         with self.assertRaisesRegex(UserError, "cannot be deleted"):
             spent.sudo().unlink()
         with self.assertRaises(AccessError):
-            self.Ledger.sudo().create({"card_id": self.card.id, "entry_type": "bonus", "points": 5})
+            self.Ledger.sudo().create(
+                {"card_id": self.card.id, "entry_type": "bonus", "points": 5}
+            )
         self.assertEqual(self.card.points, 70)
 
     def test_balance_adjustment_is_for_managers_and_goes_to_the_ledger(self):
         with self.assertRaises(AccessError):
             self.member.with_user(self.cashier)._loyalty_adjust(10, "gift")
-        wizard = self.env["loyalty.card.update.balance"].with_user(self.manager).create(
-            {"card_id": self.card.id, "new_balance": 150, "description": "Перенос из старой системы"}
+        wizard = (
+            self.env["loyalty.card.update.balance"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "card_id": self.card.id,
+                    "new_balance": 150,
+                    "description": "Перенос из старой системы",
+                }
+            )
         )
         wizard.action_update_card_point()
         self.assertEqual(self.card.points, 150)
         entry = self.card.ledger_ids
-        self.assertEqual((entry.entry_type, entry.points, entry.user_id), ("adjustment", 150, self.manager))
+        self.assertEqual(
+            (entry.entry_type, entry.points, entry.user_id),
+            ("adjustment", 150, self.manager),
+        )
         self.assertEqual(entry.reason, "Перенос из старой системы")
         with self.assertRaisesRegex(UserError, "cannot be taken"):
             self._credit(self.member, -150.01)
@@ -93,9 +121,15 @@ class TestSecurity(LoyaltyCase):
     def test_reconciliation_reports_tampered_balances(self):
         self._credit(self.member, 100)
         self.assertFalse(self.Ledger._cron_reconcile())
-        self.env.cr.execute("UPDATE loyalty_card SET points = 999 WHERE id = %s", [self.card.id])
-        with self.assertLogs("odoo.addons.loyalty_crm.models.loyalty_ledger", "ERROR") as logs:
-            self.assertEqual(self.Ledger._cron_reconcile(), [(self.card.id, 999.0, 100.0)])
+        self.env.cr.execute(
+            "UPDATE loyalty_card SET points = 999 WHERE id = %s", [self.card.id]
+        )
+        with self.assertLogs(
+            "odoo.addons.loyalty_crm.models.loyalty_ledger", "ERROR"
+        ) as logs:
+            self.assertEqual(
+                self.Ledger._cron_reconcile(), [(self.card.id, 999.0, 100.0)]
+            )
         self.assertIn("holds 999.0 points but its ledger sums to 100.0", logs.output[0])
 
     def test_database_refuses_negative_bonus_balance(self):
@@ -105,17 +139,28 @@ class TestSecurity(LoyaltyCase):
             self.assertRaises(psycopg2.errors.CheckViolation),
             self.env.cr.savepoint(),
         ):
-            self.env.cr.execute("UPDATE loyalty_card SET points = -1 WHERE id = %s", [self.card.id])
+            self.env.cr.execute(
+                "UPDATE loyalty_card SET points = -1 WHERE id = %s", [self.card.id]
+            )
 
     def test_multi_company_isolation(self):
         other_company = self.env["res.company"].create({"name": "Другая компания"})
         foreign_user = new_test_user(
-            self.env, "lc_foreign", groups="base.group_user,loyalty_crm.group_loyalty_manager",
-            company_id=other_company.id, company_ids=[other_company.id],
+            self.env,
+            "lc_foreign",
+            groups="base.group_user,loyalty_crm.group_loyalty_manager",
+            company_id=other_company.id,
+            company_ids=[other_company.id],
         )
         self._credit(self.member, 10)
-        self.assertFalse(self.Ledger.with_user(foreign_user).search([("card_id", "=", self.card.id)]))
         self.assertFalse(
-            self.env["loyalty.card"].with_user(foreign_user).search([("id", "=", self.card.id)])
+            self.Ledger.with_user(foreign_user).search([("card_id", "=", self.card.id)])
         )
-        self.assertTrue(self.Ledger.with_user(self.manager).search([("card_id", "=", self.card.id)]))
+        self.assertFalse(
+            self.env["loyalty.card"]
+            .with_user(foreign_user)
+            .search([("id", "=", self.card.id)])
+        )
+        self.assertTrue(
+            self.Ledger.with_user(self.manager).search([("card_id", "=", self.card.id)])
+        )

@@ -1,7 +1,8 @@
 from xmlrpc.client import Fault
 
-from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 from odoo.tests import HttpCase, new_test_user, tagged
+
+from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 
 
 @tagged("post_install", "-at_install")
@@ -10,12 +11,16 @@ class TestUi(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.cashier = new_test_user(
-            cls.env, "lc_tour_cashier", groups="base.group_user,loyalty_crm.group_loyalty_user"
+            cls.env,
+            "lc_tour_cashier",
+            groups="base.group_user,loyalty_crm.group_loyalty_user",
         )
         cls.salesman = new_test_user(
             cls.env, "lc_rpc_salesman", groups="sales_team.group_sale_salesman"
         )
-        cls.member = cls.env["res.partner"].create({"name": "RPC Member", "phone": "+79161234500"})
+        cls.member = cls.env["res.partner"].create(
+            {"name": "RPC Member", "phone": "+79161234500"}
+        )
         cls.member._loyalty_enrol()
 
     def test_members_tour(self):
@@ -32,11 +37,21 @@ class TestUi(HttpCase):
             with self.subTest(login=login):
                 calls = [
                     ("loyalty.card", "write", [[card.id], {"points": 1000}]),
-                    ("loyalty.card", "create", [{"program_id": card.program_id.id, "points": 9}]),
-                    ("loyalty.history", "create",
-                     [{"card_id": card.id, "description": "x", "issued": 1000}]),
-                    ("loyalty.ledger", "create",
-                     [{"card_id": card.id, "entry_type": "bonus", "points": 1000}]),
+                    (
+                        "loyalty.card",
+                        "create",
+                        [{"program_id": card.program_id.id, "points": 9}],
+                    ),
+                    (
+                        "loyalty.history",
+                        "create",
+                        [{"card_id": card.id, "description": "x", "issued": 1000}],
+                    ),
+                    (
+                        "loyalty.ledger",
+                        "create",
+                        [{"card_id": card.id, "entry_type": "bonus", "points": 1000}],
+                    ),
                 ]
                 for model, method, args in calls:
                     with self.assertRaises(Fault) as caught:
@@ -44,12 +59,18 @@ class TestUi(HttpCase):
                             self.env.cr.dbname, uid, login, model, method, args
                         )
                     self.assertEqual(
-                        caught.exception.faultCode, RPC_FAULT_CODE_ACCESS_ERROR, caught.exception
+                        caught.exception.faultCode,
+                        RPC_FAULT_CODE_ACCESS_ERROR,
+                        caught.exception,
                     )
                 # private methods are not callable over RPC at all
                 with self.assertRaisesRegex(Fault, "Private methods"):
                     self.xmlrpc_object.execute_kw(
-                        self.env.cr.dbname, uid, login, "loyalty.ledger", "_post",
+                        self.env.cr.dbname,
+                        uid,
+                        login,
+                        "loyalty.ledger",
+                        "_post",
                         [[], card.id, 1000, "bonus"],
                     )
         card.invalidate_recordset()
@@ -59,6 +80,8 @@ class TestUi(HttpCase):
     def test_member_card_report_pdf_route(self):
         self.authenticate("lc_tour_cashier", "lc_tour_cashier")
         card = self.member.loyalty_card_id
-        response = self.url_open(f"/report/html/loyalty_crm.report_member_card/{card.id}")
+        response = self.url_open(
+            f"/report/html/loyalty_crm.report_member_card/{card.id}"
+        )
         self.assertEqual(response.status_code, 200)
         self.assertIn(card.code, response.text)

@@ -13,7 +13,9 @@ class LoyaltyCardReplaceWizard(models.TransientModel):
         required=True,
         default="lost",
     )
-    reason = fields.Char(required=True, help="Why the card is replaced (kept in the history).")
+    reason = fields.Char(
+        required=True, help="Why the card is replaced (kept in the history)."
+    )
     new_code = fields.Char(
         string="New Card Number",
         help="Scan the new physical card; leave empty to generate a number.",

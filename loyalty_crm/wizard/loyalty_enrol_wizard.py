@@ -24,7 +24,8 @@ class LoyaltyEnrolWizard(models.TransientModel):
     )
     source_id = fields.Many2one("utm.source", string="How did they hear about us?")
     card_code = fields.Char(
-        string="Card Number", help="Scan a physical card, or leave empty to generate one."
+        string="Card Number",
+        help="Scan a physical card, or leave empty to generate one.",
     )
 
     @api.model
@@ -57,7 +58,9 @@ class LoyaltyEnrolWizard(models.TransientModel):
         }
         if self.partner_id:
             partner = self.partner_id
-            partner.write({k: v for k, v in vals.items() if v or k == "loyalty_channel_ids"})
+            partner.write(
+                {k: v for k, v in vals.items() if v or k == "loyalty_channel_ids"}
+            )
         else:
             partner = self.env["res.partner"].create(vals)
         partner._loyalty_enrol(card_code=self.card_code, consent=self.consent)

@@ -8,7 +8,9 @@ class LoyaltySaleRedeemWizard(models.TransientModel):
     order_id = fields.Many2one("sale.order", required=True, readonly=True)
     partner_id = fields.Many2one(related="order_id.partner_id")
     balance = fields.Float(compute="_compute_limits", digits=(16, 2))
-    max_points = fields.Float(string="At Most", compute="_compute_limits", digits=(16, 2))
+    max_points = fields.Float(
+        string="At Most", compute="_compute_limits", digits=(16, 2)
+    )
     points = fields.Float(digits=(16, 2), required=True)
 
     @api.depends("order_id")
