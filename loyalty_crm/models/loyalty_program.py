@@ -85,6 +85,22 @@ class LoyaltyProgram(models.Model):
         help="How long earned points live before they expire.",
     )
     welcome_points = fields.Float(string="Welcome Bonus", digits=(16, 2))
+    referral_points = fields.Float(
+        string="Referral Bonus (Referrer)",
+        digits=(16, 2),
+        help="Points for the member who invited a friend, once the friend makes a "
+        "first qualifying purchase.",
+    )
+    referral_points_new = fields.Float(
+        string="Referral Bonus (New Member)",
+        digits=(16, 2),
+        help="Points for the invited friend after their first qualifying purchase.",
+    )
+    referral_min_amount = fields.Monetary(
+        string="Qualifying Purchase",
+        currency_field="currency_id",
+        help="The invited friend's first purchase must reach this amount.",
+    )
     questionnaire_points = fields.Float(
         string="Questionnaire Bonus",
         digits=(16, 2),

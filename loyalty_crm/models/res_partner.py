@@ -24,6 +24,17 @@ COMPLETENESS_FIELDS = (
     "loyalty_interest_ids",
 )
 PHONE_FIELDS = ("phone", "mobile")
+# Russian letters in Latin, for referral codes ("-": letter dropped)
+TRANSLIT = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        (
+            "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e "
+            "yu ya"
+        ).split(),
+        strict=True,
+    )
+)
 
 
 class ResPartner(models.Model):
@@ -165,7 +176,26 @@ class ResPartner(models.Model):
         "loyalty.tier.history", "partner_id", string="Tier History"
     )
 
+    loyalty_referral_code = fields.Char(
+        string="Referral Code",
+        copy=False,
+        readonly=True,
+        help="The code a member shares to invite friends.",
+    )
+    loyalty_referrer_id = fields.Many2one(
+        "res.partner",
+        string="Invited By",
+        readonly=True,
+        index="btree_not_null",
+        copy=False,
+    )
+
     _sql_constraints = [
+        (
+            "loyalty_referral_code_unique",
+            "UNIQUE(loyalty_referral_code)",
+            "Referral codes are unique.",
+        ),
         (
             "loyalty_phone_unique",
             "UNIQUE(loyalty_phone)",
@@ -422,14 +452,33 @@ class ResPartner(models.Model):
                 )
 
     def _loyalty_enrol(
-        self, program=None, card_code=None, source="backoffice", consent=None
+        self,
+        program=None,
+        card_code=None,
+        source="backoffice",
+        consent=None,
+        referral_code=None,
     ):
         """Make the partner a member: validate the questionnaire and issue the card.
 
         ``consent`` (``True``/``False``/``None``) records the marketing opt-in or
-        opt-out given at enrolment. Returns the new card.
+        opt-out given at enrolment; ``referral_code`` is the code of the member
+        who invited them. Returns the new card.
         """
         self.ensure_one()
+        referrer = self.browse()
+        if referral_code:
+            referrer = self.sudo().search(
+                [
+                    ("loyalty_referral_code", "=ilike", referral_code.strip()),
+                    ("loyalty_is_member", "=", True),
+                ],
+                limit=1,
+            )
+            if not referrer or referrer == self:
+                raise UserError(
+                    _("Referral code %(code)s is unknown.", code=referral_code)
+                )
         program = program or self.env["loyalty.program"]._get_bonus_program(
             self.company_id or self.env.company
         )
@@ -463,8 +512,10 @@ class ResPartner(models.Model):
             raise UserError(
                 _("Card number %(code)s is already in use.", code=card_code)
             )
-        if phone_vals:
-            super().write(phone_vals)
+        phone_vals["loyalty_referral_code"] = self._loyalty_new_referral_code()
+        if referrer:
+            phone_vals["loyalty_referrer_id"] = referrer.id
+        super().write(phone_vals)
         card_vals = {
             "program_id": program.id,
             "partner_id": self.id,
@@ -503,6 +554,45 @@ class ResPartner(models.Model):
         self._loyalty_grant_questionnaire_bonus()
         self._loyalty_update_tiers(allow_downgrade=False)
         return card
+
+    def _loyalty_new_referral_code(self):
+        """A short code to share: the first name in Latin letters and the id."""
+        self.ensure_one()
+        first = (self.name or "").split()[:1]
+        letters = "".join(
+            TRANSLIT.get(ch, ch) for ch in (first[0].lower() if first else "")
+        )
+        letters = "".join(ch for ch in letters if "a" <= ch <= "z")[:8].upper()
+        return f"{letters or 'M'}{self.id}"
+
+    def _loyalty_grant_referral_bonus(self, order_amount, source):
+        """Both sides of a referral earn a bonus on the first qualifying purchase."""
+        Ledger = self.env["loyalty.ledger"]
+        for member in self.filtered("loyalty_referrer_id"):
+            program = member.loyalty_card_id.program_id
+            if (
+                program.currency_id.compare_amounts(
+                    order_amount, program.referral_min_amount or 0.0
+                )
+                < 0
+            ):
+                continue
+            referrer = member.loyalty_referrer_id
+            pairs = [
+                (member, program.referral_points_new, "new"),
+                (referrer, program.referral_points, "referrer"),
+            ]
+            for partner, points, side in pairs:
+                card = partner.loyalty_card_id
+                if points > 0 and card and card.loyalty_state in USABLE_STATES:
+                    Ledger._post_once(
+                        card,
+                        points,
+                        "bonus",
+                        f"referral/{member.id}/{side}",
+                        reason=_("Referral of %(member)s", member=member.name),
+                        source=source,
+                    )
 
     def _loyalty_grant_questionnaire_bonus(self):
         """Questionnaire bonus, once per member, when the questionnaire is complete."""

@@ -352,6 +352,7 @@ class SaleOrder(models.Model):
                 amount=sum(amount for _product, _qty, amount in lines),
             )
             member._loyalty_update_tiers(allow_downgrade=False)
+            member._loyalty_grant_referral_bonus(order.amount_total, order)
 
     def _loyalty_reverse(self, share, source, reason):
         """Take back ``share`` (0-1) of the points each order earned and give back

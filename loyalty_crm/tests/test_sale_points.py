@@ -303,3 +303,49 @@ class TestSaleRedemptionAndTiers(SaleCase):
         self._refund(self._invoice(order))
         self.env["res.partner"]._cron_recompute_tiers()
         self.assertFalse(self.member.loyalty_tier_id)
+
+    def test_referral_bonus_for_both_after_first_qualifying_purchase(self):
+        self.program.write(
+            {
+                "referral_points": 300,
+                "referral_points_new": 150,
+                "referral_min_amount": 5000,
+            }
+        )
+        self.assertRegex(self.member.loyalty_referral_code, r"^POKUPATE\d+$")
+        friend = self.env["res.partner"].create(
+            {"name": "Друг", "phone": "+79035550001"}
+        )
+        with self.assertRaisesRegex(UserError, "unknown"):
+            friend._loyalty_enrol(referral_code="NOPE1")
+        friend._loyalty_enrol(referral_code=self.member.loyalty_referral_code.lower())
+        self.assertEqual(friend.loyalty_referrer_id, self.member)
+        small = self.env["sale.order"].create(
+            {
+                "partner_id": friend.id,
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": self.product.id,
+                            "product_uom_qty": 1,
+                            "price_unit": 1000,
+                            "tax_id": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
+        small.action_confirm()
+        self.assertEqual(self.card.points, 0)  # below the qualifying amount
+        big = small.copy()
+        big.order_line.product_uom_qty = 6
+        big.action_confirm()
+        big.copy().action_confirm()  # a second purchase brings nothing more
+        self.assertEqual(self.card.points, 300)
+        friend_card = friend.loyalty_card_id
+        self.assertEqual(
+            friend_card.ledger_ids.filtered(lambda e: e.entry_type == "bonus").mapped(
+                "points"
+            ),
+            [150],
+        )

@@ -23,6 +23,7 @@ class LoyaltyEnrolWizard(models.TransientModel):
         help="The customer agrees to receive offers through the chosen channels.",
     )
     source_id = fields.Many2one("utm.source", string="How did they hear about us?")
+    referral_code = fields.Char(help="The code of the member who invited the customer.")
     card_code = fields.Char(
         string="Card Number",
         help="Scan a physical card, or leave empty to generate one.",
@@ -63,7 +64,11 @@ class LoyaltyEnrolWizard(models.TransientModel):
             )
         else:
             partner = self.env["res.partner"].create(vals)
-        partner._loyalty_enrol(card_code=self.card_code, consent=self.consent)
+        partner._loyalty_enrol(
+            card_code=self.card_code,
+            consent=self.consent,
+            referral_code=self.referral_code,
+        )
         return {
             "type": "ir.actions.act_window",
             "name": _("Member"),
