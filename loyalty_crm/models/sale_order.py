@@ -1,6 +1,6 @@
 from collections import defaultdict
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_round
 
@@ -12,7 +12,14 @@ class SaleOrderLine(models.Model):
         string="Paid with Points",
         readonly=True,
         copy=False,
-        help="The discount of the bonus points the customer spends on this order.",
+        help="A discount paid with bonus points, or a gift taken for points.",
+    )
+    loyalty_points = fields.Float(
+        string="Points",
+        digits=(16, 2),
+        readonly=True,
+        copy=False,
+        help="Bonus points this line costs the customer.",
     )
 
 
@@ -22,8 +29,8 @@ class SaleOrder(models.Model):
     loyalty_points_to_spend = fields.Float(
         string="Points to Spend",
         digits=(16, 2),
-        readonly=True,
-        copy=False,
+        compute="_compute_loyalty_points_to_spend",
+        store=True,
         help="Points the customer pays part of this order with; taken when the "
         "order is confirmed.",
     )
@@ -37,6 +44,13 @@ class SaleOrder(models.Model):
     loyalty_points_spent = fields.Float(
         string="Bonus Points Spent", compute="_compute_loyalty_points", digits=(16, 2)
     )
+
+    @api.depends("order_line.loyalty_points")
+    def _compute_loyalty_points_to_spend(self):
+        for order in self:
+            order.loyalty_points_to_spend = sum(
+                order.order_line.mapped("loyalty_points")
+            )
 
     def _compute_loyalty_points(self):
         entries = (
@@ -144,11 +158,8 @@ class SaleOrder(models.Model):
         )
         return max(min(card.points, cap_points), 0.0)
 
-    def _loyalty_apply_points(self, points):
-        """Pay ``points`` of this order with bonus points (a discount line).
-
-        Checked again, under a lock on the card, when the order is confirmed.
-        """
+    def _loyalty_check_spending(self, points, other_points=0.0):
+        """The card that pays ``points`` (on top of ``other_points``), or raise."""
         self.ensure_one()
         if self.state not in ("draft", "sent"):
             raise UserError(_("Points can only be spent on a quotation."))
@@ -161,7 +172,6 @@ class SaleOrder(models.Model):
                 )
             )
         program = card.program_id
-        points = float_round(points or 0.0, 2)
         if points <= 0:
             raise UserError(_("Enter a positive number of points."))
         if card.points < program.min_balance_to_spend:
@@ -173,10 +183,27 @@ class SaleOrder(models.Model):
                     balance=card.points,
                 )
             )
-        if points > card.points:
+        if points + other_points > card.points:
             raise UserError(
                 _("The member has %(balance)s points only.", balance=card.points)
             )
+        return card
+
+    def _loyalty_gift_lines(self):
+        return self.order_line.filtered(
+            lambda line: line.loyalty_redemption_line and line.price_unit >= 0
+        )
+
+    def _loyalty_apply_points(self, points):
+        """Pay ``points`` of this order with bonus points (a discount line).
+
+        Checked again, under a lock on the card, when the order is confirmed.
+        """
+        self.ensure_one()
+        points = float_round(points or 0.0, 2)
+        gifts = self._loyalty_gift_lines()
+        card = self._loyalty_check_spending(points, sum(gifts.mapped("loyalty_points")))
+        program = card.program_id
         maximum = self._loyalty_max_points()
         if points > maximum:
             raise UserError(
@@ -187,7 +214,7 @@ class SaleOrder(models.Model):
                     share=program.max_redeem_share,
                 )
             )
-        self.order_line.filtered("loyalty_redemption_line").unlink()
+        (self.order_line.filtered("loyalty_redemption_line") - gifts).unlink()
         reward = program.reward_ids.filtered(lambda r: r.reward_type == "discount")[:1]
         value = self.currency_id.round(points * program.point_value)
         self.env["sale.order.line"].create(
@@ -199,10 +226,40 @@ class SaleOrder(models.Model):
                 "price_unit": -value,
                 "tax_id": [(5, 0, 0)],
                 "loyalty_redemption_line": True,
+                "loyalty_points": points,
                 "sequence": 999,
             }
         )
-        self.loyalty_points_to_spend = points
+        return True
+
+    def _loyalty_apply_gift(self, reward):
+        """Take a gift of the program's catalogue (a product reward) for points."""
+        self.ensure_one()
+        card = self._loyalty_card()
+        if (
+            reward.program_id != card.program_id
+            or reward.reward_type != "product"
+            or not reward.reward_product_id
+        ):
+            raise UserError(_("This gift is not in the bonus program's catalogue."))
+        spending = sum(self.order_line.mapped("loyalty_points"))
+        self._loyalty_check_spending(reward.required_points, spending)
+        self.env["sale.order.line"].create(
+            {
+                "order_id": self.id,
+                "product_id": reward.reward_product_id.id,
+                "name": _(
+                    "%(gift)s: gift for %(points)s bonus points",
+                    gift=reward.reward_product_id.display_name,
+                    points=reward.required_points,
+                ),
+                "product_uom_qty": reward.reward_product_qty or 1,
+                "price_unit": 0.0,
+                "loyalty_redemption_line": True,
+                "loyalty_points": reward.required_points,
+                "sequence": 998,
+            }
+        )
         return True
 
     def action_loyalty_remove_points(self):
@@ -210,7 +267,6 @@ class SaleOrder(models.Model):
             if order.state not in ("draft", "sent"):
                 raise UserError(_("Points can only be removed from a quotation."))
             order.order_line.filtered("loyalty_redemption_line").unlink()
-            order.loyalty_points_to_spend = 0.0
         return True
 
     def action_loyalty_spend_points(self):

@@ -349,3 +349,43 @@ class TestSaleRedemptionAndTiers(SaleCase):
             ),
             [150],
         )
+
+    def test_gift_from_the_catalogue(self):
+        umbrella = self.env["product.product"].create(
+            {"name": "Зонт", "list_price": 900}
+        )
+        gift = self.env["loyalty.reward"].create(
+            {
+                "program_id": self.program.id,
+                "reward_type": "product",
+                "reward_product_id": umbrella.id,
+                "required_points": 400,
+            }
+        )
+        self.Ledger._post(self.card, 500, "adjustment", reason="seed")
+        order = self._order(qty=1, confirm=False)
+        wizard = Form(
+            self.env["loyalty.sale.redeem.wizard"].with_context(
+                default_order_id=order.id
+            )
+        )
+        wizard.gift_reward_id = gift
+        wizard.save().action_apply()
+        line = order.order_line.filtered("loyalty_redemption_line")
+        self.assertEqual(
+            (line.product_id, line.price_unit, line.loyalty_points), (umbrella, 0, 400)
+        )
+        with self.assertRaisesRegex(UserError, "500.0 points only"):
+            order._loyalty_apply_gift(gift)  # a second one is more than the balance
+        with self.assertRaisesRegex(UserError, "500.0 points only"):
+            order._loyalty_apply_points(101)
+        order._loyalty_apply_points(100)  # the rest as a discount
+        self.assertEqual(order.loyalty_points_to_spend, 500)
+        order.action_confirm()
+        # gift and discount paid with points; 5 % earned on the 900 paid in money
+        self.assertEqual(self.card.points, 45)
+        other = self.env["loyalty.program"].create(
+            {"name": "Другая", "program_type": "promotion"}
+        )
+        with self.assertRaisesRegex(UserError, "not in the bonus program"):
+            self._order(qty=1, confirm=False)._loyalty_apply_gift(other.reward_ids[:1])

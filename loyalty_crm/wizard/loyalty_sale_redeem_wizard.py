@@ -11,7 +11,14 @@ class LoyaltySaleRedeemWizard(models.TransientModel):
     max_points = fields.Float(
         string="At Most", compute="_compute_limits", digits=(16, 2)
     )
-    points = fields.Float(digits=(16, 2), required=True)
+    points = fields.Float(digits=(16, 2))
+    gift_reward_id = fields.Many2one(
+        "loyalty.reward",
+        string="Gift",
+        domain="[('program_id.is_bonus_program', '=', True), "
+        "('reward_type', '=', 'product')]",
+        help="A gift of the bonus program's catalogue, instead of a discount.",
+    )
 
     @api.depends("order_id")
     def _compute_limits(self):
@@ -29,5 +36,8 @@ class LoyaltySaleRedeemWizard(models.TransientModel):
 
     def action_apply(self):
         self.ensure_one()
-        self.order_id._loyalty_apply_points(self.points)
+        if self.gift_reward_id:
+            self.order_id._loyalty_apply_gift(self.gift_reward_id)
+        else:
+            self.order_id._loyalty_apply_points(self.points)
         return True
