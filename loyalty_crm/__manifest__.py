@@ -9,6 +9,7 @@
     "depends": [
         "loyalty",
         "sale_loyalty",
+        "sale_loyalty_delivery",
         "pos_loyalty",
         "phone_validation",
         "utm",

@@ -14,6 +14,11 @@ class SaleOrderLine(models.Model):
         copy=False,
         help="A discount paid with bonus points, or a gift taken for points.",
     )
+    loyalty_redemption_kind = fields.Selection(
+        [("discount", "Discount"), ("gift", "Gift"), ("shipping", "Free shipping")],
+        readonly=True,
+        copy=False,
+    )
     loyalty_points = fields.Float(
         string="Points",
         digits=(16, 2),
@@ -190,8 +195,9 @@ class SaleOrder(models.Model):
         return card
 
     def _loyalty_gift_lines(self):
+        """Gifts and free shipping taken for points (not the points discount)."""
         return self.order_line.filtered(
-            lambda line: line.loyalty_redemption_line and line.price_unit >= 0
+            lambda line: line.loyalty_redemption_kind in ("gift", "shipping")
         )
 
     def _loyalty_apply_points(self, points):
@@ -226,6 +232,7 @@ class SaleOrder(models.Model):
                 "price_unit": -value,
                 "tax_id": [(5, 0, 0)],
                 "loyalty_redemption_line": True,
+                "loyalty_redemption_kind": "discount",
                 "loyalty_points": points,
                 "sequence": 999,
             }
@@ -236,14 +243,24 @@ class SaleOrder(models.Model):
         """Take a gift of the program's catalogue (a product reward) for points."""
         self.ensure_one()
         card = self._loyalty_card()
-        if (
-            reward.program_id != card.program_id
-            or reward.reward_type != "product"
-            or not reward.reward_product_id
+        if reward.program_id != card.program_id or not (
+            (reward.reward_type == "product" and reward.reward_product_id)
+            or reward.reward_type == "shipping"
         ):
             raise UserError(_("This gift is not in the bonus program's catalogue."))
+        if reward.reward_type == "shipping":
+            if not self.order_line.filtered("is_delivery"):
+                raise UserError(
+                    _("Add a shipping method first: there is nothing to offer.")
+                )
+            if self.order_line.filtered(
+                lambda line: line.loyalty_redemption_kind == "shipping"
+            ):
+                raise UserError(_("Shipping is already free on this order."))
         spending = sum(self.order_line.mapped("loyalty_points"))
         self._loyalty_check_spending(reward.required_points, spending)
+        if reward.reward_type == "shipping":
+            return self._loyalty_apply_free_shipping(reward)
         self.env["sale.order.line"].create(
             {
                 "order_id": self.id,
@@ -256,8 +273,33 @@ class SaleOrder(models.Model):
                 "product_uom_qty": reward.reward_product_qty or 1,
                 "price_unit": 0.0,
                 "loyalty_redemption_line": True,
+                "loyalty_redemption_kind": "gift",
                 "loyalty_points": reward.required_points,
                 "sequence": 998,
+            }
+        )
+        return True
+
+    def _loyalty_apply_free_shipping(self, reward):
+        delivery = self.order_line.filtered("is_delivery")
+        value = sum(delivery.mapped("price_total"))
+        if reward.discount_max_amount:
+            value = min(value, reward.discount_max_amount)
+        self.env["sale.order.line"].create(
+            {
+                "order_id": self.id,
+                "product_id": reward.discount_line_product_id.id,
+                "name": _(
+                    "Free shipping for %(points)s bonus points",
+                    points=reward.required_points,
+                ),
+                "product_uom_qty": 1,
+                "price_unit": -value,
+                "tax_id": [(5, 0, 0)],
+                "loyalty_redemption_line": True,
+                "loyalty_redemption_kind": "shipping",
+                "loyalty_points": reward.required_points,
+                "sequence": 1000,
             }
         )
         return True
@@ -352,11 +394,14 @@ class SaleOrder(models.Model):
         paid = lines.filtered(
             lambda line: not line.is_reward_line
             and not line.loyalty_redemption_line
+            and not line.is_delivery
             and line.product_uom_qty > 0
         )
         gross = sum(paid.mapped(amount_field))
         paid_with_points = -sum(
-            lines.filtered("loyalty_redemption_line").mapped(amount_field)
+            lines.filtered(
+                lambda line: line.loyalty_redemption_kind == "discount"
+            ).mapped(amount_field)
         )
         if gross <= 0:
             return []

@@ -389,3 +389,35 @@ class TestSaleRedemptionAndTiers(SaleCase):
         )
         with self.assertRaisesRegex(UserError, "not in the bonus program"):
             self._order(qty=1, confirm=False)._loyalty_apply_gift(other.reward_ids[:1])
+
+    def test_free_shipping_for_points(self):
+        courier = self.env["product.product"].create(
+            {"name": "Доставка", "type": "service"}
+        )
+        carrier = self.env["delivery.carrier"].create(
+            {
+                "name": "Курьер",
+                "product_id": courier.id,
+                "delivery_type": "fixed",
+                "fixed_price": 300,
+            }
+        )
+        shipping = self.env["loyalty.reward"].create(
+            {
+                "program_id": self.program.id,
+                "reward_type": "shipping",
+                "required_points": 250,
+            }
+        )
+        self.Ledger._post(self.card, 300, "adjustment", reason="seed")
+        order = self._order(qty=1, confirm=False)
+        with self.assertRaisesRegex(UserError, "shipping method first"):
+            order._loyalty_apply_gift(shipping)
+        order.set_delivery_line(carrier, 300)
+        order._loyalty_apply_gift(shipping)
+        with self.assertRaisesRegex(UserError, "already free"):
+            order._loyalty_apply_gift(shipping)
+        self.assertEqual(order.amount_total, 1000)
+        order.action_confirm()
+        # 250 points for the shipping; goods earn 5 % of 1000, shipping earns nothing
+        self.assertEqual(self.card.points, 300 - 250 + 50)

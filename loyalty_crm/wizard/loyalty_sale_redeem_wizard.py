@@ -16,7 +16,7 @@ class LoyaltySaleRedeemWizard(models.TransientModel):
         "loyalty.reward",
         string="Gift",
         domain="[('program_id.is_bonus_program', '=', True), "
-        "('reward_type', '=', 'product')]",
+        "('reward_type', 'in', ('product', 'shipping'))]",
         help="A gift of the bonus program's catalogue, instead of a discount.",
     )
 
