@@ -10,3 +10,4 @@ from . import test_earning
 from . import test_performance
 from . import test_concurrency
 from . import test_ui
+from . import test_i18n
