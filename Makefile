@@ -2,7 +2,7 @@
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint clean-cache
+.PHONY: help setup run test lint i18n clean-cache
 
 help: ## Show this help
 	@echo "Targets:"
@@ -19,6 +19,9 @@ test: ## Fresh database, all tests (browser tours in headless Chromium), then li
 
 lint: ## ruff check, ruff format --check, pylint-odoo with OCA's mandatory checks
 	@$(ROOT)/scripts/lint.sh
+
+i18n: ## Re-export the translation template and merge it into i18n/ru.po
+	@$(ROOT)/scripts/i18n.sh
 
 clean-cache: ## Delete ~/.cache/loyalty_crm (Odoo source, venv, files) and the demo database
 	@$(ROOT)/scripts/clean-cache.sh
