@@ -217,3 +217,66 @@ class TestConcurrency(BaseCase):
                 [_partner_id],
             )
             self.assertEqual(cr.fetchall(), [("lost", 0.0), ("active", 50.0)])
+
+    def test_parallel_accrual_of_one_order_counts_once(self):
+        partner_id, card_id = self._committed_member(self._phone())
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            product = env["product.product"].create(
+                {"name": "Concurrent service", "type": "service"}
+            )
+            program = env["res.partner"].browse(partner_id).loyalty_card_id.program_id
+            program.rule_ids = [
+                (5, 0, 0),
+                (0, 0, env.company._loyalty_bonus_rule_values()),
+            ]
+            order = env["sale.order"].create(
+                {
+                    "partner_id": partner_id,
+                    "order_line": [
+                        (
+                            0,
+                            0,
+                            {
+                                "product_id": product.id,
+                                "product_uom_qty": 1,
+                                "price_unit": 1000,
+                                "tax_id": [(5, 0, 0)],
+                            },
+                        )
+                    ],
+                }
+            )
+            order.action_confirm()
+            order_id, product_id = order.id, product.id
+            # forget the accrual of the confirmation: the threads race to post it
+            cr.execute(
+                "DELETE FROM loyalty_ledger"
+                " WHERE res_model = 'sale.order' AND res_id = %s",
+                [order_id],
+            )
+            cr.execute("UPDATE loyalty_card SET points = 0 WHERE id = %s", [card_id])
+            cr.commit()  # pylint: disable=invalid-commit
+
+        def accrue(env):
+            env["sale.order"].browse(order_id)._loyalty_accrue()
+
+        try:
+            outcomes = self._run_parallel(5, accrue)
+            self.assertEqual(self._card_state(card_id), (50.0, 50.0), outcomes)
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "SELECT COUNT(*) FROM loyalty_ledger"
+                    " WHERE res_model = 'sale.order' AND res_id = %s",
+                    [order_id],
+                )
+                self.assertEqual(cr.fetchone()[0], 1)
+        finally:
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "DELETE FROM loyalty_ledger"
+                    " WHERE res_model = 'sale.order' AND res_id = %s",
+                    [order_id],
+                )
+                cr.execute("DELETE FROM sale_order WHERE id = %s", [order_id])
+                cr.execute("DELETE FROM product_product WHERE id = %s", [product_id])
