@@ -11,6 +11,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_compare, float_is_zero
 
+from ..tools import LoyaltyError
+
 _logger = logging.getLogger(__name__)
 
 ENTRY_TYPES = [
@@ -306,6 +308,222 @@ class LoyaltyLedger(models.Model):
             return existing
         return self._post(
             card, points, entry_type, idempotency_key=idempotency_key, **kwargs
+        )
+
+    # ------------------------------------------------------------ transactions
+    # What every channel (API, POS, back office) does with a card, with the
+    # refusal codes of the API contract. Each takes an idempotency key: replaying
+    # the same operation returns the first entry and writes nothing.
+    @api.model
+    def _check_card_usable(self, card):
+        if not card or not card.is_bonus_card:
+            raise LoyaltyError("not_found", _("No such bonus card."))
+        if card.loyalty_state not in ("issued", "active"):
+            raise LoyaltyError(
+                "card_blocked",
+                _(
+                    "Card %(code)s is %(state)s: it cannot be used.",
+                    code=card.code,
+                    state=card._loyalty_state_label(),
+                ),
+            )
+
+    @api.model
+    def _existing(self, card, idempotency_key):
+        if not idempotency_key:
+            raise LoyaltyError("validation_error", _("An idempotency key is required."))
+        return self.sudo().search(
+            [
+                ("company_id", "=", card.company_id.id),
+                ("idempotency_key", "=", idempotency_key),
+            ],
+            limit=1,
+        )
+
+    @api.model
+    def _accrue_purchase(
+        self, card, amount, idempotency_key, lines=None, reference=None, source=None
+    ):
+        """Points for a purchase of ``amount``, from the program's rules.
+
+        ``lines`` (optional) are ``(product, qty, amount)``; without them the
+        whole amount earns at the program's general rules. Pending for the
+        program's return window; the card is activated, the member's tier and
+        referral bonus follow.
+        """
+        existing = self._existing(card, idempotency_key)
+        if existing:
+            return existing
+        self._check_card_usable(card)
+        if not amount or amount <= 0:
+            raise LoyaltyError("validation_error", _("The amount must be positive."))
+        program = card.program_id
+        member = card.partner_id
+        lines = lines or [(self.env["product.product"], 1.0, amount)]
+        points = program._loyalty_compute_points(
+            lines, multiplier=member.loyalty_tier_id.multiplier or 1.0
+        )
+        if points <= 0:
+            raise LoyaltyError(
+                "validation_error", _("This purchase earns no points under the rules.")
+            )
+        pending = program.pending_days > 0
+        entry = self._post(
+            card,
+            points,
+            "accrual",
+            state="pending" if pending else "available",
+            available_date=pending
+            and fields.Date.add(
+                fields.Date.context_today(self), days=program.pending_days
+            ),
+            reason=reference or _("Purchase"),
+            source=source,
+            idempotency_key=idempotency_key,
+            amount=amount,
+        )
+        card._loyalty_activate()
+        if member:
+            member._loyalty_update_tiers(allow_downgrade=False)
+            member._loyalty_grant_referral_bonus(amount, source or member)
+        return entry
+
+    @api.model
+    def _redeem(self, card, points, order_amount, idempotency_key, reference=None):
+        """Spend ``points`` on an order of ``order_amount``, within the rules."""
+        existing = self._existing(card, idempotency_key)
+        if existing:
+            return existing
+        self._check_card_usable(card)
+        points = round(points or 0.0, 2)
+        if points <= 0 or not order_amount or order_amount <= 0:
+            raise LoyaltyError(
+                "validation_error", _("Points and order amount must be positive.")
+            )
+        program = card.program_id
+        self._lock_cards(card)
+        if card.points < program.min_balance_to_spend or points > card.points:
+            raise LoyaltyError(
+                "insufficient_points",
+                _(
+                    "Card %(code)s has %(balance)s points: %(points)s cannot be taken.",
+                    code=card.code,
+                    balance=card.points,
+                    points=points,
+                ),
+            )
+        cap = order_amount * (program.max_redeem_share or 0.0) / 100.0
+        if points * program.point_value > cap + 0.005:
+            raise LoyaltyError(
+                "redemption_cap_exceeded",
+                _(
+                    "Points pay at most %(share)s %% of an order: %(points)s points "
+                    "are more than that.",
+                    share=program.max_redeem_share,
+                    points=points,
+                ),
+            )
+        return self._post(
+            card,
+            -points,
+            "redemption",
+            reason=reference or _("Redemption"),
+            idempotency_key=idempotency_key,
+            amount=order_amount,
+        )
+
+    def _reverse(self, idempotency_key, amount=None):
+        """Reverse an accrual or a redemption, in full or for a returned ``amount``.
+
+        An accrual gives back that share of its points (pending points are
+        cancelled and re-issued for the rest); a redemption gives its points
+        back. Never drives the balance below zero.
+        """
+        self.ensure_one()
+        card = self.card_id
+        existing = self._existing(card, idempotency_key)
+        if existing:
+            return existing
+        if self.state == "cancelled":
+            # a pending accrual partly returned lives on in its re-issued rest
+            rest = self.sudo().search(
+                [("counterpart_id", "=", self.id), ("entry_type", "=", "accrual")],
+                limit=1,
+            )
+            if rest:
+                return rest._reverse(idempotency_key, amount=amount)
+        if self.entry_type not in ("accrual", "redemption"):
+            raise LoyaltyError(
+                "validation_error", _("Only accruals and redemptions can be reversed.")
+            )
+        self._lock_cards(card)
+        done = self.sudo().search(
+            [("counterpart_id", "=", self.id), ("entry_type", "=", "reversal")]
+        )
+        reversed_amount = -sum(done.mapped("amount"))
+        base = self.amount or 0.0
+        if self.state == "cancelled" or (base and reversed_amount >= base - 0.005):
+            raise LoyaltyError(
+                "already_reversed", _("This transaction was already reversed.")
+            )
+        if amount is not None and (
+            amount <= 0 or amount > base - reversed_amount + 0.005
+        ):
+            raise LoyaltyError(
+                "validation_error",
+                _(
+                    "The returned amount must be positive and at most %(left)s.",
+                    left=round(base - reversed_amount, 2),
+                ),
+            )
+        share = 1.0 if amount is None or not base else min(amount / base, 1.0)
+        returned = round(base * share, 2) if amount is None else amount
+        if amount is None:
+            returned = base - reversed_amount
+        # what previous partial reversals already moved (pending ones moved none)
+        left = round(abs(self.points) - sum(abs(p) for p in done.mapped("points")), 2)
+        points = (
+            left if amount is None else min(round(abs(self.points) * share, 2), left)
+        )
+        if self.entry_type == "redemption":
+            return self._post(
+                card,
+                points,
+                "reversal",
+                reason=_("Redemption reversed"),
+                counterpart=self,
+                idempotency_key=idempotency_key,
+                amount=-returned,
+                allow_inactive=True,
+            )
+        if self.state == "pending":
+            self.write({"state": "cancelled"})
+            keep = round(self.points - points, 2)
+            if keep > 0:
+                self._post(
+                    card,
+                    keep,
+                    "accrual",
+                    state="pending",
+                    available_date=self.available_date,
+                    expiry_date=self.expiry_date,
+                    reason=self.reason,
+                    counterpart=self,
+                    allow_inactive=True,
+                    idempotency_key=f"{idempotency_key}/pending",
+                    amount=round(base - reversed_amount - returned, 2),
+                )
+            points = 0.0
+        take = min(points, card.points)
+        return self._post(
+            card,
+            -take,
+            "reversal",
+            reason=_("Purchase returned"),
+            counterpart=self,
+            idempotency_key=idempotency_key,
+            amount=-returned,
+            allow_inactive=True,
         )
 
     # ------------------------------------------------------------ lots (FIFO)

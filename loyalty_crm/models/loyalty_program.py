@@ -243,9 +243,13 @@ class LoyaltyProgram(models.Model):
         valid = self._get_valid_products(products)
         points = 0.0
         for rule in self.rule_ids.filtered("active"):
-            matching = valid.get(rule, products)
-            amount = sum(a for p, _q, a in lines if p in matching)
-            qty = sum(q for p, q, _a in lines if p in matching)
+            if rule._get_valid_product_domain():
+                matching = valid.get(rule, products.browse())
+                ours = [(q, a) for p, q, a in lines if p and p in matching]
+            else:  # a general rule: every line, products known or not
+                ours = [(q, a) for _p, q, a in lines]
+            amount = sum(a for _q, a in ours)
+            qty = sum(q for q, _a in ours)
             if (
                 rule.minimum_amount
                 and self.currency_id.compare_amounts(total_amount, rule.minimum_amount)

@@ -7,6 +7,7 @@ from . import test_sale_cards
 from . import test_sale_points
 from . import test_lots
 from . import test_earning
+from . import test_transactions
 from . import test_performance
 from . import test_concurrency
 from . import test_ui

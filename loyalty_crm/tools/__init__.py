@@ -1,1 +1,2 @@
+from .errors import LoyaltyError
 from .phone import normalize_phone
