@@ -31,6 +31,10 @@ class SaleOrderLine(models.Model):
 class SaleOrder(models.Model):
     _inherit = "sale.order"
 
+    loyalty_member = fields.Boolean(
+        related="partner_id.commercial_partner_id.loyalty_is_member",
+        string="Customer Is a Member",
+    )
     loyalty_points_to_spend = fields.Float(
         string="Points to Spend",
         digits=(16, 2),

@@ -27,8 +27,46 @@ class TestUi(HttpCase):
         self.start_tour("/odoo", "loyalty_crm_members_tour", login="lc_tour_cashier")
         member = self.env["res.partner"].search([("name", "=", "Пётр Тестов")])
         self.assertEqual(member.loyalty_phone, "+79167654321")
+        self.assertEqual(member.loyalty_card_code, "0430000000123")
+        old = member.loyalty_card_id.replaces_id
+        self.assertEqual(
+            (old.loyalty_state, old.loyalty_state_reason),
+            ("lost", "Потеряна в магазине"),
+        )
         self.assertTrue(member.loyalty_marketing_consent)
         self.assertEqual(member.loyalty_card_id.loyalty_state, "active")
+
+    def test_sale_points_tour(self):
+        self.env["loyalty.ledger"]._post(
+            self.member.loyalty_card_id, 500, "adjustment", reason="seed"
+        )
+        product = self.env["product.product"].create(
+            {"name": "Куртка", "list_price": 1000}
+        )
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.member.id,
+                "user_id": self.salesman.id,
+                "order_line": [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": product.id,
+                            "price_unit": 1000,
+                            "tax_id": [(5, 0, 0)],
+                        },
+                    )
+                ],
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-sale.action_quotations_with_onboarding/{order.id}",
+            "loyalty_crm_sale_points_tour",
+            login="lc_rpc_salesman",
+        )
+        self.assertEqual(order.loyalty_points_to_spend, 120)
+        self.assertEqual(order.amount_total, 880)
 
     def test_points_not_writable_over_rpc(self):
         card = self.member.loyalty_card_id

@@ -62,8 +62,59 @@ registry.category("web_tour.tours").add("loyalty_crm_members_tour", {
             run: "click",
         },
         {
-            content: "The card form offers Lost / Replace to the cashier",
+            content: "The cashier reports the card lost",
             trigger: ".o_form_view button[name=action_loyalty_replace]",
+            run: "click",
+        },
+        {
+            trigger: ".modal .o_field_widget[name=reason] input",
+            run: "edit Потеряна в магазине",
+        },
+        {
+            trigger: ".modal .o_field_widget[name=new_code] input",
+            run: "edit 0430000000123",
+        },
+        {
+            trigger: ".modal button[name=action_replace]",
+            run: "click",
+        },
+        {
+            content: "The new card is shown, active, with the old one in its history",
+            trigger: ".o_form_view .o_field_widget[name=code]:contains(0430000000123)",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=replaces_id]",
+        },
+    ],
+});
+
+/**
+ * A salesperson lets a member pay part of a quotation with points.
+ */
+registry.category("web_tour.tours").add("loyalty_crm_sale_points_tour", {
+    steps: () => [
+        {
+            trigger: ".o_form_view button[name=action_loyalty_spend_points]",
+            run: "click",
+        },
+        {
+            content: "The wizard proposes the most points the rules allow",
+            trigger: ".modal .o_field_widget[name=max_points]:contains(300)",
+        },
+        {
+            trigger: ".modal .o_field_widget[name=points] input",
+            run: "edit 120",
+        },
+        {
+            trigger: ".modal button[name=action_apply]",
+            run: "click",
+        },
+        {
+            content: "The quotation is reloaded with the points deducted",
+            trigger: ".o_form_view button[name=action_loyalty_remove_points]",
+        },
+        {
+            trigger: ".o_field_widget[name=tax_totals]:contains(880)",
         },
     ],
 });
