@@ -16,6 +16,7 @@ odoo_bin -d "$DB" --i18n-export="$I18N/loyalty_crm.pot" --modules=loyalty_crm \
     --stop-after-init --log-level=warn
 if [ -f "$I18N/ru.po" ]; then
     msgmerge --quiet --update --no-fuzzy-matching --backup=none "$I18N/ru.po" "$I18N/loyalty_crm.pot"
+    msgattrib --no-obsolete -o "$I18N/ru.po" "$I18N/ru.po"
 else
     msginit --no-translator --locale=ru --input="$I18N/loyalty_crm.pot" --output-file="$I18N/ru.po"
 fi

@@ -432,12 +432,14 @@ class LoyaltyLedger(models.Model):
             amount=order_amount,
         )
 
-    def _reverse(self, idempotency_key, amount=None):
-        """Reverse an accrual or a redemption, in full or for a returned ``amount``.
+    def _reverse(self, idempotency_key, amount=None, share=None, reason=None):
+        """Reverse an accrual or a redemption, in full, for a returned ``amount``
+        or for a ``share`` (0-1) of it.
 
         An accrual gives back that share of its points (pending points are
         cancelled and re-issued for the rest); a redemption gives its points
-        back. Never drives the balance below zero.
+        back. Reversals keep the source document of what they reverse. Never
+        drives the balance below zero.
         """
         self.ensure_one()
         card = self.card_id
@@ -451,7 +453,9 @@ class LoyaltyLedger(models.Model):
                 limit=1,
             )
             if rest:
-                return rest._reverse(idempotency_key, amount=amount)
+                return rest._reverse(
+                    idempotency_key, amount=amount, share=share, reason=reason
+                )
         if self.entry_type not in ("accrual", "redemption"):
             raise LoyaltyError(
                 "validation_error", _("Only accruals and redemptions can be reversed.")
@@ -476,21 +480,29 @@ class LoyaltyLedger(models.Model):
                     left=round(base - reversed_amount, 2),
                 ),
             )
-        share = 1.0 if amount is None or not base else min(amount / base, 1.0)
-        returned = round(base * share, 2) if amount is None else amount
-        if amount is None:
-            returned = base - reversed_amount
+        partial = amount is not None or (share is not None and share < 1.0)
+        if amount is not None:
+            share = min(amount / base, 1.0) if base else 1.0
+            returned = amount
+        elif partial:
+            returned = min(round(base * share, 2), base - reversed_amount)
+        else:
+            share, returned = 1.0, base - reversed_amount
         # what previous partial reversals already moved (pending ones moved none)
         left = round(abs(self.points) - sum(abs(p) for p in done.mapped("points")), 2)
-        points = (
-            left if amount is None else min(round(abs(self.points) * share, 2), left)
-        )
+        if self.entry_type == "redemption" and left <= 0:
+            raise LoyaltyError(
+                "already_reversed", _("This transaction was already reversed.")
+            )
+        points = min(round(abs(self.points) * share, 2), left) if partial else left
+        source = self.res_model and self.env[self.res_model].browse(self.res_id)
         if self.entry_type == "redemption":
             return self._post(
                 card,
                 points,
                 "reversal",
-                reason=_("Redemption reversed"),
+                reason=reason or _("Redemption reversed"),
+                source=source,
                 counterpart=self,
                 idempotency_key=idempotency_key,
                 amount=-returned,
@@ -508,6 +520,7 @@ class LoyaltyLedger(models.Model):
                     available_date=self.available_date,
                     expiry_date=self.expiry_date,
                     reason=self.reason,
+                    source=source,
                     counterpart=self,
                     allow_inactive=True,
                     idempotency_key=f"{idempotency_key}/pending",
@@ -515,11 +528,14 @@ class LoyaltyLedger(models.Model):
                 )
             points = 0.0
         take = min(points, card.points)
+        if not take and not returned:
+            return self.browse()  # nothing left to move or to record
         return self._post(
             card,
             -take,
             "reversal",
-            reason=_("Purchase returned"),
+            reason=reason or _("Purchase returned"),
+            source=source,
             counterpart=self,
             idempotency_key=idempotency_key,
             amount=-returned,

@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_round
 
+from ..tools import LoyaltyError
+
 
 class SaleOrderLine(models.Model):
     _inherit = "sale.order.line"
@@ -440,7 +442,14 @@ class SaleOrder(models.Model):
             )
             if sum(history.mapped("points")) > 0:
                 continue  # already earned and not reversed
-            generation = len(history.filtered(lambda e: e.entry_type == "accrual"))
+            # every accrual ever posted for the order, cancelled ones included
+            generation = Ledger.sudo().search_count(
+                [
+                    ("res_model", "=", "sale.order"),
+                    ("res_id", "=", order.id),
+                    ("entry_type", "=", "accrual"),
+                ]
+            )
             pending = program.pending_days > 0
             Ledger._post_once(
                 card,
@@ -462,9 +471,8 @@ class SaleOrder(models.Model):
     def _loyalty_reverse(self, share, source, reason):
         """Take back ``share`` (0-1) of the points each order earned and give back
         that share of the points it spent — once per ``source`` (the cancelled
-        order itself, or a credit note). Never drives a balance below zero:
-        earned points the member already spent elsewhere are taken as far as
-        the balance allows.
+        order itself, or a credit note). Each accrual and redemption of the
+        order is reversed by the ledger's own :meth:`_reverse`.
         """
         Ledger = self.env["loyalty.ledger"]
         for order in self:
@@ -472,74 +480,15 @@ class SaleOrder(models.Model):
                 [
                     ("res_model", "=", "sale.order"),
                     ("res_id", "=", order.id),
-                    ("state", "!=", "cancelled"),
+                    ("entry_type", "in", ("accrual", "redemption")),
+                    ("counterpart_id", "=", False),  # the originals, not re-issues
                 ],
                 order="id",
             )
-            if not entries:
-                continue
-            key = f"{source._name}/{source.id}/sale.order/{order.id}"
-            if Ledger.sudo().search_count(
-                [("idempotency_key", "=like", f"{key}/%")], limit=1
-            ):
-                continue  # this cancellation / credit note was already applied
-            card = order._loyalty_card() or entries[-1].card_id
-            accruals = entries.filtered(lambda e: e.entry_type == "accrual")
-            reversals = entries.filtered(lambda e: e.entry_type == "reversal")
-            # pending points: cancelled, and re-issued for the part that stays
-            for pending in accruals.filtered(lambda e: e.state == "pending"):
-                pending.write({"state": "cancelled"})
-                keep = float_round(pending.points * (1 - share), 2)
-                if keep > 0:
-                    Ledger._post(
-                        pending.card_id,
-                        keep,
-                        "accrual",
-                        state="pending",
-                        available_date=pending.available_date,
-                        expiry_date=pending.expiry_date,
-                        reason=pending.reason,
-                        source=order,
-                        counterpart=pending,
-                        idempotency_key=f"{key}/pending/{pending.id}",
-                        allow_inactive=True,
-                    )
-            earned = sum(
-                accruals.filtered(lambda e: e.state == "available").mapped("points")
-            )
-            taken = -sum(reversals.filtered(lambda e: e.points < 0).mapped("points"))
-            take = min(float_round(earned * share, 2), earned - taken)
-            spent = -sum(
-                entries.filtered(lambda e: e.entry_type == "redemption").mapped(
-                    "points"
-                )
-            )
-            restored = sum(reversals.filtered(lambda e: e.points > 0).mapped("points"))
-            give_back = min(float_round(spent * share, 2), spent - restored)
-            if give_back > 0:
-                Ledger._post(
-                    card,
-                    give_back,
-                    "reversal",
-                    source=order,
-                    allow_inactive=True,
-                    reason=_("%(reason)s: spent points given back", reason=reason),
-                    idempotency_key=f"{key}/restore",
-                )
-            if take > 0:
-                Ledger._lock_cards(card)
-                take = min(take, card.points)
-            # the returned amount leaves the member's spend (tiers) even when the
-            # points themselves were already spent
-            returned = float_round(sum(accruals.mapped("amount")) * share, 2)
-            if take > 0 or returned > 0:
-                Ledger._post(
-                    card,
-                    -max(take, 0.0),
-                    "reversal",
-                    reason=reason,
-                    source=order,
-                    idempotency_key=f"{key}/take",
-                    allow_inactive=True,
-                    amount=-returned,
-                )
+            for entry in entries:
+                key = f"{source._name}/{source.id}/{entry._name}/{entry.id}"
+                try:
+                    entry._reverse(key, share=share, reason=reason)
+                except LoyaltyError as error:
+                    if error.code != "already_reversed":
+                        raise

@@ -96,6 +96,18 @@ class TestSalePoints(SaleCase):
         self.assertEqual(order.loyalty_points_earned, 500)
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
 
+    def test_pending_points_of_a_cancelled_then_reconfirmed_order(self):
+        self.program.pending_days = 14
+        order = self._order()
+        order._action_cancel()
+        self.assertEqual(self.card.points_pending, 0)
+        order.action_draft()
+        order.action_confirm()
+        self.assertEqual((self.card.points, self.card.points_pending), (0, 500))
+        order._action_cancel()  # cancelling again cancels the new pending points
+        self.card.invalidate_recordset(["points_pending"])
+        self.assertEqual(self.card.points_pending, 0)
+
     def test_buy_and_refund_loop_nets_zero(self):
         for _i in range(10):
             order = self._order()
