@@ -10,3 +10,8 @@ from . import loyalty_notification_channel
 from . import res_partner
 from . import sale_order
 from . import account_move
+from . import res_partner_marketing
+from . import loyalty_segment
+from . import loyalty_campaign
+from . import mailing_mailing
+from . import loyalty_acquisition_report

@@ -111,3 +111,22 @@ class ResCompany(models.Model):
             "required_points": 1,
             "discount_applicability": "order",
         }
+
+    # campaigns: frequency cap and quiet hours
+    loyalty_campaign_cap = fields.Integer(
+        string="Messages per Member",
+        default=3,
+        help="At most this many campaign messages per member over the cap "
+        "period; further messages are skipped (0: no cap).",
+    )
+    loyalty_campaign_cap_days = fields.Integer(string="Cap Period (Days)", default=7)
+    loyalty_quiet_start = fields.Integer(
+        string="Quiet Hours From",
+        default=21,
+        help="No SMS from this hour of the member's local time ...",
+    )
+    loyalty_quiet_end = fields.Integer(
+        string="Quiet Hours To",
+        default=9,
+        help="... until this hour: SMS due at night are postponed to the morning.",
+    )

@@ -13,3 +13,15 @@ class ResConfigSettings(models.TransientModel):
     loyalty_required_field_ids = fields.Many2many(
         related="company_id.loyalty_required_field_ids", readonly=False
     )
+    loyalty_campaign_cap = fields.Integer(
+        related="company_id.loyalty_campaign_cap", readonly=False
+    )
+    loyalty_campaign_cap_days = fields.Integer(
+        related="company_id.loyalty_campaign_cap_days", readonly=False
+    )
+    loyalty_quiet_start = fields.Integer(
+        related="company_id.loyalty_quiet_start", readonly=False
+    )
+    loyalty_quiet_end = fields.Integer(
+        related="company_id.loyalty_quiet_end", readonly=False
+    )

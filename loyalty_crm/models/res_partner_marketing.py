@@ -1,0 +1,246 @@
+"""What marketing knows of a member: RFM scores, activity, preferred categories,
+and the acquisition channel recorded at enrolment."""
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+# Confirmed purchases of every channel: (partner_id, date, amount, category lines).
+PURCHASES_SQL = """
+    SELECT so.partner_id, so.date_order AS date, so.amount_total AS amount
+      FROM sale_order so
+     WHERE so.state = 'sale'
+ UNION ALL
+    SELECT po.partner_id, po.date_order AS date, po.amount_total AS amount
+      FROM pos_order po
+     WHERE po.state IN ('paid', 'done', 'invoiced')
+"""
+PURCHASE_LINES_SQL = """
+    SELECT so.partner_id, so.date_order AS date, sol.product_id,
+           sol.price_subtotal AS amount
+      FROM sale_order_line sol
+      JOIN sale_order so ON so.id = sol.order_id
+     WHERE so.state = 'sale' AND sol.product_id IS NOT NULL
+ UNION ALL
+    SELECT po.partner_id, po.date_order AS date, pol.product_id,
+           pol.price_subtotal AS amount
+      FROM pos_order_line pol
+      JOIN pos_order po ON po.id = pol.order_id
+     WHERE po.state IN ('paid', 'done', 'invoiced')
+"""
+# How the member enrolled -> default acquisition source (XML ids).
+ENROL_SOURCES = {
+    "backoffice": "utm_source_backoffice",
+    "pos": "utm_source_store",
+    "portal": "utm_source_portal",
+    "api": "utm_source_api",
+    "import": "utm_source_import",
+    "referral": "utm_source_referral",
+}
+ENROL_MEDIUMS = {
+    "backoffice": "utm.utm_medium_direct",
+    "pos": "utm.utm_medium_direct",
+    "portal": "utm.utm_medium_website",
+    "api": "utm.utm_medium_website",
+    "import": "utm.utm_medium_direct",
+    "referral": "loyalty_crm.utm_medium_referral",
+}
+
+
+# Kept apart from res_partner.py (questionnaire, enrolment, tiers): marketing's
+# own view of the member.
+class ResPartner(models.Model):
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited
+
+    loyalty_rfm_recency = fields.Integer(
+        string="Recency Score",
+        readonly=True,
+        help="1 (longest ago) to 5 (most recent purchase); 0: no purchase. "
+        "Recomputed every night.",
+    )
+    loyalty_rfm_frequency = fields.Integer(
+        string="Frequency Score",
+        readonly=True,
+        help="1 to 5 by number of purchases over the last 365 days; 0: none.",
+    )
+    loyalty_rfm_monetary = fields.Integer(
+        string="Monetary Score",
+        readonly=True,
+        help="1 to 5 by amount spent over the last 365 days; 0: nothing.",
+    )
+    loyalty_last_purchase_date = fields.Date(
+        string="Last Purchase", readonly=True, index="btree_not_null"
+    )
+    loyalty_days_since_purchase = fields.Integer(
+        string="Days Since Last Purchase",
+        compute="_compute_loyalty_days_since_purchase",
+        search="_search_loyalty_days_since_purchase",
+    )
+    loyalty_orders_30d = fields.Integer(string="Purchases (30 Days)", readonly=True)
+    loyalty_orders_90d = fields.Integer(string="Purchases (90 Days)", readonly=True)
+    loyalty_orders_365d = fields.Integer(string="Purchases (365 Days)", readonly=True)
+    loyalty_revenue_365d = fields.Float(
+        string="Spend (365 Days)", readonly=True, digits=(16, 2)
+    )
+    loyalty_preferred_categ_ids = fields.Many2many(
+        "product.category",
+        "loyalty_partner_preferred_categ_rel",
+        "partner_id",
+        "categ_id",
+        string="Preferred Categories",
+        readonly=True,
+        help="The product categories the member spent most on over the last "
+        "365 days (recomputed every night).",
+    )
+    loyalty_campaign_occurrence_ids = fields.One2many(
+        "loyalty.campaign.occurrence", "partner_id", string="Campaign Messages"
+    )
+
+    @api.depends("loyalty_last_purchase_date")
+    def _compute_loyalty_days_since_purchase(self):
+        today = fields.Date.context_today(self)
+        for partner in self:
+            last = partner.loyalty_last_purchase_date
+            partner.loyalty_days_since_purchase = (today - last).days if last else 0
+
+    def _search_loyalty_days_since_purchase(self, operator, value):
+        """``days since >= N`` means a last purchase on or before today - N."""
+        if operator not in ("<", "<=", ">", ">=", "=") or not isinstance(value, int):
+            raise NotImplementedError(operator)
+        today = fields.Date.context_today(self)
+        date = fields.Date.subtract(today, days=value)
+        flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}[operator]
+        return [("loyalty_last_purchase_date", flipped, date)]
+
+    # ------------------------------------------------------------ enrolment
+    def _loyalty_enrol(self, *args, **kwargs):
+        """Record a default acquisition channel when none was given."""
+        card = super()._loyalty_enrol(*args, **kwargs)
+        source = kwargs.get("source") or (args[2] if len(args) > 2 else "backoffice")
+        if kwargs.get("referral_code") or (len(args) > 4 and args[4]):
+            source = "referral"
+        vals = {}
+        if not self.loyalty_source_id:
+            vals["loyalty_source_id"] = self.env.ref(
+                f"loyalty_crm.{ENROL_SOURCES.get(source, 'utm_source_backoffice')}"
+            ).id
+        if not self.loyalty_medium_id:
+            medium = self.env.ref(
+                ENROL_MEDIUMS.get(source, "utm.utm_medium_direct"),
+                raise_if_not_found=False,
+            )
+            vals["loyalty_medium_id"] = medium.id if medium else False
+        if vals:
+            self.sudo().write(vals)
+        return card
+
+    # ------------------------------------------------------------ RFM
+    @api.model
+    def _cron_compute_rfm(self):
+        """Nightly: recency/frequency/monetary scores, purchase counts and
+        preferred categories of every member, in three bulk statements."""
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        self.env.execute_query(
+            SQL(
+                f"""
+                WITH purchases AS ({PURCHASES_SQL}),
+                stats AS (
+                    SELECT p.id AS partner_id,
+                           MAX(pu.date) AS last_date,
+                           COUNT(pu.date) FILTER (
+                               WHERE pu.date >= %(now)s::timestamp - interval '30 days'
+                           ) AS n30,
+                           COUNT(pu.date) FILTER (
+                               WHERE pu.date >= %(now)s::timestamp - interval '90 days'
+                           ) AS n90,
+                           COUNT(pu.date) FILTER (
+                               WHERE pu.date >= %(now)s::timestamp - interval '365 days'
+                           ) AS n365,
+                           COALESCE(SUM(pu.amount) FILTER (
+                               WHERE pu.date >= %(now)s::timestamp - interval '365 days'
+                           ), 0) AS m365
+                      FROM res_partner p
+                 LEFT JOIN purchases pu ON pu.partner_id = p.id
+                     WHERE p.loyalty_is_member
+                  GROUP BY p.id
+                ),
+                scored AS (
+                    SELECT partner_id, last_date, n30, n90, n365, m365,
+                           -- quintiles by cumulative distribution: ties share
+                           -- a score, the best get 5
+                           CASE WHEN last_date IS NULL THEN 0 ELSE CEIL(5 * CUME_DIST()
+                               OVER (PARTITION BY last_date IS NULL ORDER BY last_date))
+                           END::int AS r,
+                           CASE WHEN n365 = 0 THEN 0 ELSE CEIL(5 * CUME_DIST() OVER (
+                               PARTITION BY n365 = 0 ORDER BY n365)) END::int AS f,
+                           CASE WHEN m365 <= 0 THEN 0 ELSE CEIL(5 * CUME_DIST() OVER (
+                               PARTITION BY m365 <= 0 ORDER BY m365)) END::int AS m
+                      FROM stats
+                )
+                UPDATE res_partner p
+                   SET loyalty_rfm_recency = s.r,
+                       loyalty_rfm_frequency = s.f,
+                       loyalty_rfm_monetary = s.m,
+                       loyalty_last_purchase_date = s.last_date::date,
+                       loyalty_orders_30d = s.n30,
+                       loyalty_orders_90d = s.n90,
+                       loyalty_orders_365d = s.n365,
+                       loyalty_revenue_365d = s.m365
+                  FROM scored s
+                 WHERE s.partner_id = p.id
+                   AND (p.loyalty_rfm_recency, p.loyalty_rfm_frequency,
+                        p.loyalty_rfm_monetary, p.loyalty_last_purchase_date,
+                        p.loyalty_orders_30d, p.loyalty_orders_90d,
+                        p.loyalty_orders_365d, p.loyalty_revenue_365d)
+                       IS DISTINCT FROM
+                       (s.r, s.f, s.m, s.last_date::date, s.n30::int, s.n90::int,
+                        s.n365::int, s.m365::float)
+                """,  # noqa: S608 (constant SQL fragments, values are parameters)
+                now=now,
+            )
+        )
+        self.env.execute_query(
+            SQL(
+                """
+                DELETE FROM loyalty_partner_preferred_categ_rel r
+                 USING res_partner p
+                 WHERE p.id = r.partner_id AND p.loyalty_is_member
+                """
+            )
+        )
+        self.env.execute_query(
+            SQL(
+                f"""
+                INSERT INTO loyalty_partner_preferred_categ_rel (partner_id, categ_id)
+                SELECT partner_id, categ_id FROM (
+                    SELECT l.partner_id, pt.categ_id,
+                           ROW_NUMBER() OVER (PARTITION BY l.partner_id
+                                              ORDER BY SUM(l.amount) DESC,
+                                                       pt.categ_id) AS rank
+                      FROM ({PURCHASE_LINES_SQL}) l
+                      JOIN res_partner p ON p.id = l.partner_id AND p.loyalty_is_member
+                      JOIN product_product pp ON pp.id = l.product_id
+                      JOIN product_template pt ON pt.id = pp.product_tmpl_id
+                     WHERE l.date >= %(now)s::timestamp - interval '365 days'
+                       AND pt.categ_id IS NOT NULL AND l.amount > 0
+                  GROUP BY l.partner_id, pt.categ_id
+                ) ranked
+                 WHERE rank <= 3
+                """,  # noqa: S608
+                now=now,
+            )
+        )
+        self.invalidate_model(
+            [
+                "loyalty_rfm_recency",
+                "loyalty_rfm_frequency",
+                "loyalty_rfm_monetary",
+                "loyalty_last_purchase_date",
+                "loyalty_orders_30d",
+                "loyalty_orders_90d",
+                "loyalty_orders_365d",
+                "loyalty_revenue_365d",
+                "loyalty_preferred_categ_ids",
+            ]
+        )
+        return True

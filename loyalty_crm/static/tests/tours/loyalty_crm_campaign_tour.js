@@ -1,0 +1,70 @@
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+/**
+ * A marketer builds a segment, previews its size, creates a campaign from it,
+ * picks a template and launches it.
+ */
+registry.category("web_tour.tours").add("loyalty_crm_campaign_tour", {
+    url: "/odoo",
+    steps: () => [
+        ...stepUtils.goToAppSteps("loyalty_crm.loyalty_crm_menu_root"),
+        {
+            trigger: 'button[data-menu-xmlid="loyalty_crm.loyalty_crm_menu_marketing"]',
+            run: "click",
+        },
+        {
+            trigger: 'a[data-menu-xmlid="loyalty_crm.loyalty_segment_menu"]',
+            run: "click",
+        },
+        {
+            trigger: ".o_list_button_add",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=name] input",
+            run: "edit Tour women",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=gender] select",
+            run: 'select "female"',
+        },
+        {
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The segment shows its size",
+            trigger: "button[name=action_preview] .o_stat_value:contains(1)",
+        },
+        {
+            trigger: "button[name=action_create_campaign]",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=segment_id] input:value(Tour women)",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=mail_template_id] input",
+            run: "edit Campaign: birthday",
+        },
+        {
+            trigger: ".o-autocomplete--dropdown-item:contains(Campaign: birthday)",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=mail_template_id] input:value(Campaign: birthday)",
+        },
+        {
+            trigger: ".o_form_view button[name=action_launch]",
+            run: "click",
+        },
+        {
+            content: "The campaign is sent to the segment",
+            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Sent)",
+        },
+        {
+            trigger: "button[name=action_view_occurrences] .o_stat_value:contains(1)",
+        },
+    ],
+});

@@ -1,0 +1,48 @@
+from odoo.tests import HttpCase, new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestCampaignUi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.marketer = new_test_user(
+            cls.env,
+            "lc_tour_marketer",
+            groups="base.group_user,loyalty_crm.group_loyalty_manager,"
+            "mass_mailing.group_mass_mailing_user",
+        )
+        cls.env.company.loyalty_required_field_ids = False
+        cls.woman = cls.env["res.partner"].create(
+            {
+                "name": "Tour Woman",
+                "phone": "+79161230001",
+                "email": "tour.woman@example.com",
+                "loyalty_gender": "female",
+            }
+        )
+        cls.woman._loyalty_enrol(consent=True)
+        cls.man = cls.env["res.partner"].create(
+            {
+                "name": "Tour Man",
+                "phone": "+79161230002",
+                "email": "tour.man@example.com",
+                "loyalty_gender": "male",
+            }
+        )
+        cls.man._loyalty_enrol(consent=True)
+
+    def test_marketer_builds_a_segment_and_launches(self):
+        self.start_tour("/odoo", "loyalty_crm_campaign_tour", login="lc_tour_marketer")
+        campaign = self.env["loyalty.campaign"].search([("name", "=", "Tour women")])
+        self.assertEqual(campaign.state, "done")
+        self.assertEqual(
+            campaign.mail_template_id,
+            self.env.ref("loyalty_crm.mail_template_campaign_birthday"),
+        )
+        self.assertEqual(campaign.occurrence_ids.partner_id, self.woman)
+        mails = self.env["mail.mail"].search(
+            [("mailing_id", "in", campaign.mailing_ids.ids)]
+        )
+        self.assertEqual(len(mails), 1)
+        self.assertEqual(mails.mailing_trace_ids.res_id, self.woman.id)
