@@ -336,10 +336,18 @@ class LoyaltyCampaign(models.Model):
                 campaign.write(
                     {"state": "running", "trigger_since": campaign.trigger_since or now}
                 )
-            elif campaign.schedule_date and campaign.schedule_date > now:
-                campaign.state = "scheduled"
             else:
-                campaign._run_oneoff()
+                # sent by the campaign cron (after this transaction), never
+                # inside the marketer's request
+                campaign.write(
+                    {
+                        "state": "scheduled",
+                        "schedule_date": campaign.schedule_date or now,
+                    }
+                )
+        cron = self.env.ref("loyalty_crm.ir_cron_loyalty_campaigns", False)
+        if cron and self.filtered(lambda c: c.schedule_date and c.schedule_date <= now):
+            cron.sudo()._trigger()
         return True
 
     def action_stop(self):

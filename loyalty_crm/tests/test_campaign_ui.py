@@ -35,6 +35,9 @@ class TestCampaignUi(HttpCase):
     def test_marketer_builds_a_segment_and_launches(self):
         self.start_tour("/odoo", "loyalty_crm_campaign_tour", login="lc_tour_marketer")
         campaign = self.env["loyalty.campaign"].search([("name", "=", "Tour women")])
+        self.assertEqual(campaign.state, "scheduled")
+        self.assertFalse(campaign.occurrence_ids)
+        campaign._cron_run_campaigns()
         self.assertEqual(campaign.state, "done")
         self.assertEqual(
             campaign.mail_template_id,

@@ -66,6 +66,10 @@ class CampaignCase(LoyaltyCase):
         values.update(vals)
         campaign = self.Campaign.create(values)
         campaign.action_launch()
+        if not trigger and not vals.get("schedule_date"):
+            self.assertEqual(campaign.state, "scheduled")
+            self.assertFalse(campaign.occurrence_ids)  # sent by the cron
+            self.Campaign._cron_run_campaigns()
         if trigger:
             # events of this test happened at the start of the transaction
             campaign.trigger_since = fields.Datetime.now() - timedelta(hours=1)

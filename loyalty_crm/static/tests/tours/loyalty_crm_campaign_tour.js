@@ -60,11 +60,8 @@ registry.category("web_tour.tours").add("loyalty_crm_campaign_tour", {
             run: "click",
         },
         {
-            content: "The campaign is sent to the segment",
-            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Sent)",
-        },
-        {
-            trigger: "button[name=action_view_occurrences] .o_stat_value:contains(1)",
+            content: "The campaign is queued: the campaign cron sends it",
+            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Scheduled)",
         },
     ],
 });
