@@ -115,17 +115,25 @@ class ResPartner(models.Model):
     def _loyalty_enrol(self, *args, **kwargs):
         """Record a default acquisition channel when none was given."""
         card = super()._loyalty_enrol(*args, **kwargs)
-        source = kwargs.get("source") or (args[2] if len(args) > 2 else "backoffice")
-        if kwargs.get("referral_code") or (len(args) > 4 and args[4]):
-            source = "referral"
+        # the parent's signature: (program, card_code, source, consent, referral_code)
+        named = dict(
+            zip(
+                ("program", "card_code", "source", "consent", "referral_code"),
+                args,
+                strict=False,
+            )
+        )
+        named.update(kwargs)
+        source = "referral" if named.get("referral_code") else named.get("source")
+        source = source if source in ENROL_SOURCES else "backoffice"
         vals = {}
         if not self.loyalty_source_id:
             vals["loyalty_source_id"] = self.env.ref(
-                f"loyalty_crm.{ENROL_SOURCES.get(source, 'utm_source_backoffice')}"
+                f"loyalty_crm.{ENROL_SOURCES[source]}"
             ).id
         if not self.loyalty_medium_id:
             medium = self.env.ref(
-                ENROL_MEDIUMS.get(source, "utm.utm_medium_direct"),
+                ENROL_MEDIUMS[source],
                 raise_if_not_found=False,
             )
             vals["loyalty_medium_id"] = medium.id if medium else False
