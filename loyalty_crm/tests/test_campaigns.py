@@ -617,3 +617,57 @@ class TestCampaignScale(CampaignCase):
         self.assertEqual(small.sent_count, 3)
         self.assertEqual(large_count, small_count)
         self.assertLess(large_count, 150)
+
+
+@tagged("post_install", "-at_install")
+class TestCampaignPosConversion(CampaignCase):
+    def test_pos_order_after_the_message_converts(self):
+        fan = self._fan("Shop Fan")
+        segment = self.env["loyalty.segment"].create(
+            {"name": "Shop fan", "extra_domain": repr([("id", "=", fan.id)])}
+        )
+        config = self.env["pos.config"].create({"name": "Campaign Shop"})
+        session = self.env["pos.session"].create(
+            {"config_id": config.id, "user_id": self.env.uid}
+        )
+
+        def pos_order(amount, date):
+            order = self.env["pos.order"].create(
+                {
+                    "session_id": session.id,
+                    "partner_id": fan.id,
+                    "amount_total": amount,
+                    "amount_tax": 0.0,
+                    "amount_paid": amount,
+                    "amount_return": 0.0,
+                    "lines": [
+                        (
+                            0,
+                            0,
+                            {
+                                "product_id": self.product.id,
+                                "qty": 1,
+                                "price_unit": amount,
+                                "price_subtotal": amount,
+                                "price_subtotal_incl": amount,
+                            },
+                        )
+                    ],
+                }
+            )
+            order.write({"state": "paid", "date_order": date})
+            return order
+
+        pos_order(250.0, fields.Datetime.now() - timedelta(days=1))  # before
+        campaign = self._campaign(segment_id=segment.id)
+        self.assertEqual(campaign.sent_count, 1)
+        campaign.invalidate_recordset()
+        self.assertEqual(campaign.converted_count, 0)
+        pos_order(650.0, fields.Datetime.now() + timedelta(hours=1))  # after
+        campaign.invalidate_recordset()
+        self.assertEqual(campaign.converted_count, 1)
+        self.assertAlmostEqual(campaign.converted_revenue, 650.0)
+        # and too late: outside the conversion window
+        pos_order(999.0, fields.Datetime.now() + timedelta(days=40))
+        campaign.invalidate_recordset()
+        self.assertAlmostEqual(campaign.converted_revenue, 650.0)
