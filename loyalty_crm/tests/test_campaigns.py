@@ -315,6 +315,27 @@ class TestCampaignTriggers(CampaignCase):
         fan.invalidate_recordset()
         self.assertEqual(fan.loyalty_points, before + 50)
 
+    def test_reward_coupon_once_per_occurrence(self):
+        fan = self._fan("Coupon Fan")
+        program = self.env["loyalty.program"].create(
+            {
+                "name": "Campaign coupons",
+                "program_type": "coupons",
+                "reward_ids": [(0, 0, {"reward_type": "discount", "discount": 10.0})],
+            }
+        )
+        campaign = self._campaign(
+            "welcome", reward_type="coupon", coupon_program_id=program.id
+        )
+        self.Campaign._cron_run_campaigns()
+        self.Campaign._cron_run_campaigns()
+        coupon = campaign.occurrence_ids.coupon_id
+        self.assertEqual(coupon.program_id, program)
+        self.assertEqual(coupon.partner_id, fan)
+        self.assertEqual(
+            self.env["loyalty.card"].search_count([("program_id", "=", program.id)]), 1
+        )
+
     def test_control_group_receives_nothing(self):
         fan = self._fan("Control Fan")
         campaign = self._campaign(
