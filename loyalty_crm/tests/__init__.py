@@ -14,3 +14,4 @@ from . import test_ui
 from . import test_i18n
 from . import test_campaigns
 from . import test_campaign_ui
+from . import test_campaign_concurrency
