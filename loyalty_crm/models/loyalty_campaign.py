@@ -638,7 +638,8 @@ class LoyaltyCampaign(models.Model):
             )
         )
         campaigns = self.browse([row[0] for row in due]).exists()
-        for campaign in campaigns.sorted("id"):
+        # a stopped campaign sends nothing more, postponed messages included
+        for campaign in campaigns.filtered(lambda c: c.state != "stopped").sorted("id"):
             campaign._process_due()
         return True
 

@@ -283,6 +283,23 @@ class TestCampaignTriggers(CampaignCase):
         self.assertIn("500", sms.body)
         self.assertEqual(sms.mailing_trace_ids, occurrence.trace_id)
 
+    def test_stopped_campaign_sends_nothing_more(self):
+        fan = self._fan("Stopped Fan")
+        self._credit(fan, 500)
+        with freeze_time("2026-03-10 20:30:00"):
+            campaign = self._campaign("balance", channel="sms", trigger_amount=400)
+            self.Campaign._cron_run_campaigns()
+            self.assertEqual(campaign.occurrence_ids.state, "postponed")
+            campaign.action_stop()
+        with freeze_time("2026-03-11 07:00:00"):
+            self.Campaign._cron_run_campaigns()
+            self.assertEqual(campaign.occurrence_ids.state, "postponed")
+            self.assertFalse(self._sms(campaign))
+            campaign.action_launch()  # resumed: the postponed message goes
+            self.Campaign._cron_run_campaigns()
+        self.assertEqual(campaign.occurrence_ids.state, "sent")
+        self.assertEqual(len(self._sms(campaign)), 1)
+
     def test_frequency_cap(self):
         self.company.write({"loyalty_campaign_cap": 1, "loyalty_campaign_cap_days": 7})
         fan = self._fan("Popular Fan")
