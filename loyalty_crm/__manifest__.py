@@ -18,6 +18,7 @@
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [
         "security/loyalty_crm_security.xml",
+        "security/loyalty_crm_api_security.xml",
         "security/ir.model.access.csv",
         "data/loyalty_program_data.xml",
         "data/loyalty_notification_channel_data.xml",
@@ -33,6 +34,8 @@
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
         "views/res_config_settings_views.xml",
+        "views/loyalty_coalition_views.xml",
+        "views/loyalty_portal_templates.xml",
         "views/loyalty_crm_menus.xml",
     ],
     "demo": ["demo/loyalty_crm_demo.xml"],

@@ -10,3 +10,5 @@ from . import loyalty_notification_channel
 from . import res_partner
 from . import sale_order
 from . import account_move
+from . import loyalty_coalition_partner
+from . import loyalty_api_request
