@@ -13,3 +13,5 @@ from . import test_concurrency
 from . import test_ui
 from . import test_i18n
 from . import test_api
+from . import test_api_concurrency
+from . import test_api_fuzz
