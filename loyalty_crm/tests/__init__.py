@@ -15,3 +15,5 @@ from . import test_i18n
 from . import test_api
 from . import test_api_concurrency
 from . import test_api_fuzz
+from . import test_coalition
+from . import test_portal
