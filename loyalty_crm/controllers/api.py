@@ -8,7 +8,7 @@ leaves behind when it returns normally, and a refused request writes nothing.
 
 import logging
 
-from odoo import http
+from odoo import _, http
 from odoo.http import request
 
 from ..services.api import (
@@ -35,7 +35,7 @@ class LoyaltyApiController(http.Controller):
     def _read_body(self):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
-            raise ApiError("body_too_large", "The request body is too large.")
+            raise ApiError("body_too_large", _("The request body is too large."))
         data = httprequest.get_data(cache=False)
         return parse_json_body(httprequest.headers.get("Content-Type"), data)
 
@@ -45,6 +45,9 @@ class LoyaltyApiController(http.Controller):
             uid = LoyaltyApi.authenticate(
                 env, request.httprequest.headers.get("Authorization")
             )
+            # messages in the API user's language
+            request.update_context(lang=env["res.users"].browse(uid).sudo().lang)
+            env = request.env
             body = None
             if OPERATIONS[operation]["method"] == "POST":
                 body = self._read_body()

@@ -19,7 +19,7 @@ class LoyaltyCoalitionPartner(models.Model):
     active = fields.Boolean(default=True)
     partner_id = fields.Many2one(
         "res.partner",
-        string="Company",
+        string="Business",
         required=True,
         domain=[("is_company", "=", True)],
         help="The partner business.",

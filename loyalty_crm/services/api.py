@@ -248,8 +248,12 @@ class LoyaltyApi:
         self.env = env(user=uid, su=True)
         self.user = self.env.user
         self.company = self.user.company_id
-        self.coalition = self.env["loyalty.coalition.partner"].search(
-            [("user_id", "=", uid)], limit=1
+        # archived partners too: their keys must not fall back to the company's
+        # program
+        self.coalition = (
+            self.env["loyalty.coalition.partner"]
+            .with_context(active_test=False)
+            .search([("user_id", "=", uid)], limit=1)
         )
         self.program = (
             self.coalition.program_id or self.company.loyalty_bonus_program_id
@@ -276,6 +280,14 @@ class LoyaltyApi:
         if operation == "adjust" and not self.user.has_group(MANAGER_GROUP):
             raise ApiError(
                 "forbidden", _("Only Loyalty Manager keys may adjust balances.")
+            )
+        if self.coalition and not self.coalition.active:
+            raise ApiError(
+                "forbidden",
+                _(
+                    "Coalition partner %(partner)s is archived.",
+                    partner=self.coalition.name,
+                ),
             )
         if not self.program:
             raise ApiError("not_found", _("No bonus program is configured."))

@@ -3,7 +3,7 @@ import re
 
 from odoo.tests import tagged
 
-from ..services.api import OPERATIONS
+from ..services.api import OPERATIONS, LoyaltyApi
 from .api_common import BASE, ApiCase
 
 
@@ -625,3 +625,37 @@ class TestApi(ApiCase):
                     code,
                 )
         self.assertEqual(self.counts(), before)
+
+    def test_hot_paths_query_counts(self):
+        """Lookup, accrual and redemption stay O(1) in the size of the data."""
+        service = LoyaltyApi(self.env, self.api_user.id)
+        code = self.card.code
+        calls = [
+            ("lookup", {}, {"card": code}, None, 5),
+            (
+                "accrue",
+                {},
+                {},
+                {"card": code, "amount": 100, "idempotency_key": "q-1"},
+                25,
+            ),
+            (
+                "redeem",
+                {},
+                {},
+                {
+                    "card": code,
+                    "points": 1,
+                    "order_amount": 100,
+                    "idempotency_key": "q-2",
+                },
+                20,
+            ),
+        ]
+        for operation, args, query, body, count in calls:
+            # warm Odoo's caches (groups, registry) with the same kind of call
+            warm = body and dict(body, idempotency_key=body["idempotency_key"] + "w")
+            service.handle(operation, args, query, warm)
+            self.env.invalidate_all()
+            with self.subTest(operation=operation), self.assertQueryCount(count):
+                service.handle(operation, args, query, body)

@@ -143,6 +143,12 @@ class TestCoalition(ApiCase):
             403,
             "forbidden",
         )
+        self.coalition.action_archive()
+        self.assertError(
+            self.api("GET", f"/members/lookup?card={self.card.code}", key=self.cp_key),
+            403,
+            "forbidden",
+        )
         self.assertEqual(self.counts(), before)
 
     def test_partner_user_must_be_an_api_user(self):
