@@ -36,7 +36,8 @@ class LoyaltyApiController(http.Controller):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
             raise ApiError("body_too_large", _("The request body is too large."))
-        data = httprequest.get_data(cache=False)
+        # cached: Odoo replays the handler after a serialization failure
+        data = httprequest.get_data()
         return parse_json_body(httprequest.headers.get("Content-Type"), data)
 
     def _dispatch(self, operation, **args):

@@ -1,7 +1,9 @@
 import json
 import re
+from unittest.mock import patch
 
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from ..services.api import OPERATIONS, LoyaltyApi
 from .api_common import BASE, ApiCase
@@ -659,3 +661,27 @@ class TestApi(ApiCase):
             self.env.invalidate_all()
             with self.subTest(operation=operation), self.assertQueryCount(count):
                 service.handle(operation, args, query, body)
+
+    def test_request_replayed_after_a_serialization_failure(self):
+        """Odoo replays a request whose transaction hit a concurrent update: the
+        body must still be there the second time."""
+        original = LoyaltyApi.handle
+        calls = []
+
+        def conflicting_once(service, *args):
+            calls.append(args[0])
+            if len(calls) == 1:
+                service.env.cr.execute(
+                    "DO $$ BEGIN RAISE EXCEPTION 'concurrent update' "
+                    "USING ERRCODE = '40001'; END $$"
+                )
+            return original(service, *args)
+
+        with (
+            patch.object(LoyaltyApi, "handle", conflicting_once),
+            mute_logger("odoo.sql_db", "odoo.service.model"),
+        ):
+            status, payload = self._accrue(amount=1000, key="retry-1")
+        self.assertEqual(status, 201, payload)
+        self.assertEqual(calls, ["accrue", "accrue"])
+        self.assertEqual(self.card.points, 150)
