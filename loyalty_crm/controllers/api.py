@@ -18,6 +18,7 @@ from ..services.api import (
     ApiError,
     LoyaltyApi,
     parse_json_body,
+    run_with_retries,
 )
 from ..services.openapi import openapi_document
 
@@ -52,8 +53,8 @@ class LoyaltyApiController(http.Controller):
             body = None
             if OPERATIONS[operation]["method"] == "POST":
                 body = self._read_body()
-            status, payload = LoyaltyApi(env, uid).handle(
-                operation, args, request.httprequest.args.to_dict(), body
+            status, payload = run_with_retries(
+                env, uid, operation, args, request.httprequest.args.to_dict(), body
             )
         except ApiError as error:
             env.cr.rollback()

@@ -13,13 +13,16 @@ import datetime
 import hashlib
 import json
 import math
+import random
 import re
+import time
 from decimal import Decimal, InvalidOperation
 
 import psycopg2
 
 from odoo import _, fields
 from odoo.exceptions import AccessError, UserError
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL
 
 from ..models.loyalty_card import USABLE_STATES
@@ -31,6 +34,7 @@ MAX_KEY_LENGTH = 128
 MAX_NUMBER = 1e10  # amounts and points above this are refused (422)
 MAX_LINES = 500
 MAX_ID = 2**31 - 1
+MAX_CONCURRENCY_RETRIES = 50
 API_GROUP = "loyalty_crm.group_loyalty_api"
 MANAGER_GROUP = "loyalty_crm.group_loyalty_manager"
 
@@ -235,6 +239,30 @@ def get_card_or_phone(body):
 
 def utc_timestamp(value):
     return value.replace(microsecond=0).isoformat() + "Z" if value else None
+
+
+def run_with_retries(env, uid, operation, args, query, body):
+    """:meth:`LoyaltyApi.handle` in a fresh transaction until it doesn't hit a
+    concurrent update (PostgreSQL serialization failure or deadlock).
+
+    Odoo retries a whole request up to 5 times, waiting up to 2**n seconds in
+    between: many clients on one card (a till, a partner's batch) would run
+    out of tries. Here the service call alone is rolled back and replayed at
+    once with a short random pause, many times; Odoo's own retry stays behind
+    it. Returns ``(status, payload)``; raises :class:`ApiError`.
+    """
+    for attempt in range(MAX_CONCURRENCY_RETRIES):
+        try:
+            return LoyaltyApi(env, uid).handle(operation, args, query, body)
+        except psycopg2.OperationalError as error:
+            if (
+                error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
+                or attempt == MAX_CONCURRENCY_RETRIES - 1
+            ):
+                raise
+            env.cr.rollback()
+            env.clear()
+            time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
 
 
 # ---------------------------------------------------------------- operations

@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..controllers import api as api_controller
 from ..services.api import OPERATIONS, LoyaltyApi
 from .api_common import BASE, ApiCase
 
@@ -665,6 +666,28 @@ class TestApi(ApiCase):
     def test_request_replayed_after_a_serialization_failure(self):
         """Odoo replays a request whose transaction hit a concurrent update: the
         body must still be there the second time."""
+        original = api_controller.run_with_retries
+        calls = []
+
+        def conflicting_once(env, uid, operation, *args):
+            calls.append(operation)
+            if len(calls) == 1:
+                env.cr.execute(
+                    "DO $$ BEGIN RAISE EXCEPTION 'concurrent update' "
+                    "USING ERRCODE = '40001'; END $$"
+                )
+            return original(env, uid, operation, *args)
+
+        with (
+            patch.object(api_controller, "run_with_retries", conflicting_once),
+            mute_logger("odoo.sql_db", "odoo.service.model"),
+        ):
+            status, payload = self._accrue(amount=1000, key="retry-1")
+        self.assertEqual(status, 201, payload)
+        self.assertEqual(calls, ["accrue", "accrue"])
+        self.assertEqual(self.card.points, 150)
+
+    def test_service_call_replayed_after_a_serialization_failure(self):
         original = LoyaltyApi.handle
         calls = []
 
@@ -679,9 +702,9 @@ class TestApi(ApiCase):
 
         with (
             patch.object(LoyaltyApi, "handle", conflicting_once),
-            mute_logger("odoo.sql_db", "odoo.service.model"),
+            mute_logger("odoo.sql_db"),
         ):
-            status, payload = self._accrue(amount=1000, key="retry-1")
+            status, payload = self._accrue(amount=1000, key="retry-2")
         self.assertEqual(status, 201, payload)
         self.assertEqual(calls, ["accrue", "accrue"])
         self.assertEqual(self.card.points, 150)

@@ -7,19 +7,15 @@ here, on the code the controllers call.)
 
 import random
 import threading
-import time
-
-from psycopg2 import OperationalError
 
 from odoo import SUPERUSER_ID, api
 from odoo.api import Transaction
 from odoo.modules.registry import Registry
-from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 from odoo.tools import mute_logger
 
-from ..services.api import ApiError, LoyaltyApi
+from ..services.api import ApiError, run_with_retries
 
 
 @tagged("post_install", "-at_install")
@@ -98,23 +94,15 @@ class TestApiConcurrency(BaseCase):
             return card.id, card.code
 
     def _call(self, env, operation, body):
-        """One API call as Odoo serves a request: retried on serialization
-        failures, rolled back on a refusal. Returns ``(status, payload)``."""
-        for _attempt in range(20):
-            try:
-                result = LoyaltyApi(env, self.api_uid).handle(operation, {}, {}, body)
-                env.cr.commit()  # pylint: disable=invalid-commit
-                return result
-            except ApiError as error:
-                env.cr.rollback()
-                return error.status, error.payload()
-            except OperationalError as error:
-                env.cr.rollback()
-                env.clear()
-                if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
-                    raise
-                time.sleep(random.uniform(0, 0.05))
-        return 599, "gave up"
+        """One API call as the controller makes it (replayed on concurrent
+        updates), committed, or rolled back on a refusal."""
+        try:
+            result = run_with_retries(env, self.api_uid, operation, {}, {}, body)
+            env.cr.commit()  # pylint: disable=invalid-commit
+            return result
+        except ApiError as error:
+            env.cr.rollback()
+            return error.status, error.payload()
 
     @mute_logger("odoo.sql_db")
     def _run_parallel(self, bodies, operation):
@@ -195,3 +183,13 @@ class TestApiConcurrency(BaseCase):
         statuses = sorted(status for status, _payload in outcomes)
         self.assertEqual(statuses, [201, 409, 409, 409], outcomes)
         self.assertEqual(self._balance(card_id)[2], 2)
+
+    def test_40_parallel_accruals_on_one_card_all_count(self):
+        card_id, code = self._committed_member(0.5)
+        bodies = [
+            {"card": code, "amount": 100, "idempotency_key": f"conc-acc-{i}"}
+            for i in range(40)
+        ]
+        outcomes = self._run_parallel(bodies, "accrue")
+        self.assertEqual([s for s, _p in outcomes], [201] * 40, outcomes)
+        self.assertEqual(self._balance(card_id)[:2], (200.5, 200.5))
