@@ -48,8 +48,10 @@ class LoyaltyApiController(http.Controller):
                 env, request.httprequest.headers.get("Authorization")
             )
             # messages in the API user's language
-            request.update_context(lang=env["res.users"].browse(uid).sudo().lang)
-            env = request.env
+            lang = env["res.users"].browse(uid).sudo().lang
+            if lang:
+                request.update_context(lang=lang)
+                env = request.env
             body = None
             if OPERATIONS[operation]["method"] == "POST":
                 body = self._read_body()

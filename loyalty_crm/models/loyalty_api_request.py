@@ -1,4 +1,9 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+# answers are kept this long for replays; the ledger's own idempotency keys
+# (api/<user>/<key>) still stop a later replay from posting twice
+KEEP_DAYS = 90
 
 
 class LoyaltyApiRequest(models.Model):
@@ -32,3 +37,13 @@ class LoyaltyApiRequest(models.Model):
             "An idempotency key is used once per API user.",
         ),
     ]
+
+    @api.autovacuum
+    def _gc_old_requests(self):
+        self.env.execute_query(
+            SQL(
+                "DELETE FROM loyalty_api_request WHERE create_date < "
+                "(now() at time zone 'utc') - make_interval(days => %s)",
+                KEEP_DAYS,
+            )
+        )

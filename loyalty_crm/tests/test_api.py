@@ -708,3 +708,22 @@ class TestApi(ApiCase):
         self.assertEqual(status, 201, payload)
         self.assertEqual(calls, ["accrue", "accrue"])
         self.assertEqual(self.card.points, 150)
+
+    def test_old_idempotency_records_are_cleaned_up(self):
+        status, first = self._accrue(amount=1000, key="old-1")
+        self.assertEqual(status, 201)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE loyalty_api_request SET create_date = create_date - interval "
+            "'91 days' WHERE idempotency_key = 'old-1'"
+        )
+        self.env["loyalty.api.request"]._gc_old_requests()
+        self.assertFalse(
+            self.env["loyalty.api.request"].search([("idempotency_key", "=", "old-1")])
+        )
+        # a replay after that still posts nothing twice (the ledger's own key)
+        before = self.counts()
+        status, again = self._accrue(amount=1000, key="old-1")
+        self.assertEqual(status, 201)
+        self.assertEqual(again["transaction"]["id"], first["transaction"]["id"])
+        self.assertEqual(self.counts()["loyalty.ledger"], before["loyalty.ledger"])

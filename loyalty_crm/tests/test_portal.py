@@ -107,3 +107,11 @@ class TestPortal(HttpCase, common.LoyaltyCase):
         self.assertEqual(self.a.loyalty_gender, "female")
         self.assertFalse(self.b.loyalty_gender)
         self.assertFalse(self.b.loyalty_consent_ids)
+
+    def test_not_a_member_yet(self):
+        new_test_user(self.env, "lc_portal_c", groups="base.group_portal")
+        self.authenticate("lc_portal_c", "lc_portal_c")
+        page = self._page("/my/loyalty")
+        self.assertIn("not a member of the bonus program yet", page)
+        self.assertNotIn(self.a.loyalty_card_code, page)
+        self._page(f"/my/loyalty/card/{self.a.loyalty_card_id.id}", status=404)
