@@ -727,3 +727,97 @@ class TestApi(ApiCase):
         self.assertEqual(status, 201)
         self.assertEqual(again["transaction"]["id"], first["transaction"]["id"])
         self.assertEqual(self.counts()["loyalty.ledger"], before["loyalty.ledger"])
+
+    def test_every_described_status_answers(self):
+        """One request per (route, status) of the OpenAPI document: each status
+        described is one the route really answers, and only those."""
+        code = self.card.code
+        adjustment = self.card.ledger_ids
+        observed = {}
+
+        def check(operation, status, path, body=None, key=None, method="POST"):
+            got, payload = self.api(method, path, body, key=key)
+            self.assertEqual(got, status, (operation, path, body, payload))
+            observed.setdefault(operation, set()).add(got)
+            return payload
+
+        for operation, path in (
+            ("lookup", "/members/lookup?card=" + code),
+            ("transactions", f"/members/{self.member.id}/transactions"),
+        ):
+            check(operation, 200, path, method="GET")
+            check(operation, 401, path, key=False, method="GET")
+            check(operation, 403, path, key=self.not_api_key, method="GET")
+        check("lookup", 400, "/members/lookup", method="GET")
+        check("lookup", 404, "/members/lookup?card=0", method="GET")
+        check("transactions", 400, "/members/1/transactions?limit=0", method="GET")
+        check("transactions", 404, "/members/0/transactions", method="GET")
+
+        new = {"name": "Dora", "phone": "+79031112233", "idempotency_key": "st-m"}
+        accrual = {"card": code, "amount": 1000, "idempotency_key": "st-a"}
+        redemption = {
+            "card": code,
+            "points": 10,
+            "order_amount": 100,
+            "idempotency_key": "st-r",
+        }
+        adjust = {"card": code, "points": 5, "reason": "x", "idempotency_key": "st-j"}
+        bodies = {
+            "create_member": ("/members", new, "name", "+79161234567"),
+            "accrue": ("/accruals", accrual, "amount", -1),
+            "redeem": ("/redemptions", redemption, "points", 10**6),
+            "adjust": ("/adjustments", adjust, "points", 0),
+        }
+        for operation, (path, body, field, refused) in bodies.items():
+            key = self.manager_key if operation == "adjust" else None
+            check(operation, 201, path, body, key=key)
+            check(operation, 200, path, body, key=key)
+            check(operation, 400, path, dict(body, **{field: [1]}), key=key)
+            check(operation, 401, path, body, key=False)
+            check(operation, 403, path, body, key=self.not_api_key)
+            if operation == "create_member":
+                check(operation, 409, path, dict(body, idempotency_key="st-m2"))
+                check(operation, 422, path, dict(body, phone="1", idempotency_key="x"))
+                continue
+            check(operation, 404, path, dict(body, card="0", idempotency_key="n"), key)
+            check(operation, 409, path, dict(body, **{field: body[field] + 1}), key)
+            check(
+                operation,
+                422,
+                path,
+                dict(body, idempotency_key="y", **{field: refused}),
+                key,
+            )
+        check("adjust", 403, "/adjustments", dict(adjust, idempotency_key="z"))
+
+        tx = self.Ledger.search([("idempotency_key", "like", "%/st-a")])
+        path = f"/transactions/{tx.id}/reversal"
+        reversal = {"idempotency_key": "st-v"}
+        check("reverse", 201, path, reversal)
+        check("reverse", 200, path, reversal)
+        check("reverse", 400, path, {"idempotency_key": 7})
+        check("reverse", 401, path, reversal, key=False)
+        check("reverse", 403, path, reversal, key=self.not_api_key)
+        check("reverse", 404, "/transactions/0/reversal", {"idempotency_key": "n"})
+        check("reverse", 409, path, {"idempotency_key": "st-v2"})
+        check(
+            "reverse",
+            422,
+            f"/transactions/{adjustment.id}/reversal",
+            {"idempotency_key": "w"},
+        )
+
+        path = f"/cards/{code}/replace"
+        replace = {"idempotency_key": "st-c"}
+        check("replace_card", 401, path, replace, key=False)
+        check("replace_card", 403, path, replace, key=self.not_api_key)
+        check("replace_card", 400, path, {"new_code": 5})
+        check("replace_card", 422, path, {"new_code": "no spaces allowed"})
+        check("replace_card", 404, "/cards/0/replace", replace)
+        check("replace_card", 201, path, replace)
+        check("replace_card", 200, path, replace)
+        check("replace_card", 409, path, {"idempotency_key": "st-c2"})
+
+        self.assertEqual(
+            observed, {name: set(op["statuses"]) for name, op in OPERATIONS.items()}
+        )
