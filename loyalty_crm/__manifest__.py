@@ -22,6 +22,7 @@
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [
         "security/loyalty_crm_security.xml",
+        "security/loyalty_crm_api_security.xml",
         "security/ir.model.access.csv",
         "data/loyalty_program_data.xml",
         "data/loyalty_notification_channel_data.xml",
@@ -41,6 +42,8 @@
         "views/res_config_settings_views.xml",
         "views/loyalty_segment_views.xml",
         "views/loyalty_campaign_views.xml",
+        "views/loyalty_coalition_views.xml",
+        "views/loyalty_portal_templates.xml",
         "views/loyalty_crm_menus.xml",
     ],
     "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_campaign_demo.xml"],

@@ -15,3 +15,5 @@ from . import loyalty_segment
 from . import loyalty_campaign
 from . import mailing_mailing
 from . import loyalty_acquisition_report
+from . import loyalty_coalition_partner
+from . import loyalty_api_request

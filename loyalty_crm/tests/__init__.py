@@ -15,3 +15,8 @@ from . import test_i18n
 from . import test_campaigns
 from . import test_campaign_ui
 from . import test_campaign_concurrency
+from . import test_api
+from . import test_api_concurrency
+from . import test_api_fuzz
+from . import test_coalition
+from . import test_portal
