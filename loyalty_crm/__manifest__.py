@@ -18,6 +18,7 @@
         "mass_mailing_sms",
         "sms",
         "link_tracker",
+        "crm",
     ],
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [

@@ -9,8 +9,9 @@ class TestCampaignUi(HttpCase):
         cls.marketer = new_test_user(
             cls.env,
             "lc_tour_marketer",
+            # a Loyalty manager (CRM user too), nothing of Email Marketing given
             groups="base.group_user,loyalty_crm.group_loyalty_manager,"
-            "mass_mailing.group_mass_mailing_user",
+            "sales_team.group_sale_salesman",
         )
         cls.env.company.loyalty_required_field_ids = False
         cls.woman = cls.env["res.partner"].create(

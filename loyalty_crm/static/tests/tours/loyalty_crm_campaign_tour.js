@@ -2,19 +2,19 @@ import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
- * A marketer builds a segment, previews its size, creates a campaign from it,
+ * From the CRM app, a marketer builds a segment, previews its size, creates a campaign from it,
  * picks a template and launches it.
  */
 registry.category("web_tour.tours").add("loyalty_crm_campaign_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("loyalty_crm.loyalty_crm_menu_root"),
+        ...stepUtils.goToAppSteps("crm.crm_menu_root"),
         {
-            trigger: 'button[data-menu-xmlid="loyalty_crm.loyalty_crm_menu_marketing"]',
+            trigger: 'button[data-menu-xmlid="loyalty_crm.loyalty_crm_menu_crm_marketing"]',
             run: "click",
         },
         {
-            trigger: 'a[data-menu-xmlid="loyalty_crm.loyalty_segment_menu"]',
+            trigger: 'a[data-menu-xmlid="loyalty_crm.loyalty_segment_menu_crm"]',
             run: "click",
         },
         {
