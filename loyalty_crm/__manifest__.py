@@ -22,6 +22,7 @@
         "data/loyalty_program_data.xml",
         "data/loyalty_notification_channel_data.xml",
         "data/ir_cron_data.xml",
+        "data/pos_cron_data.xml",
         "report/loyalty_card_report.xml",
         "wizard/loyalty_card_replace_wizard_views.xml",
         "wizard/loyalty_enrol_wizard_views.xml",
@@ -37,6 +38,7 @@
     ],
     "demo": ["demo/loyalty_crm_demo.xml"],
     "assets": {
+        "point_of_sale._assets_pos": ["loyalty_crm/static/src/**/*"],
         "web.assets_tests": ["loyalty_crm/static/tests/tours/**/*"],
     },
     "installable": True,

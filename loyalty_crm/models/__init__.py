@@ -10,3 +10,6 @@ from . import loyalty_notification_channel
 from . import res_partner
 from . import sale_order
 from . import account_move
+from . import pos_config
+from . import pos_order
+from . import product_product

@@ -12,3 +12,6 @@ from . import test_performance
 from . import test_concurrency
 from . import test_ui
 from . import test_i18n
+from . import test_pos
+from . import test_pos_ui
+from . import test_pos_concurrency

@@ -1,0 +1,149 @@
+"""The till in headless Chromium: Odoo's own POS test setup, our tours."""
+
+import uuid as uuid_lib
+
+from odoo import fields
+from odoo.tests import tagged
+
+from odoo.addons.point_of_sale.tests import test_frontend as pos_frontend
+
+
+@tagged("post_install", "-at_install")
+class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.main_pos_config.company_id
+        cls.company.loyalty_phone_region = "RU"
+        cls.company.loyalty_required_field_ids = False
+        cls.program = cls.env["loyalty.program"]._get_bonus_program(cls.company)
+        cls.program.rule_ids = [
+            (5, 0, 0),
+            (0, 0, cls.company._loyalty_bonus_rule_values()),
+        ]
+        cls.discount_product = cls.program.reward_ids.discount_line_product_id
+        cls.discount_product.name = "Оплата баллами"
+        cls.jacket = cls.env["product.product"].create(
+            {
+                "name": "Куртка",
+                "list_price": 1000,
+                "available_in_pos": True,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
+        Partner = cls.env["res.partner"]
+        cls.member = Partner.create({"name": "Анна Петрова", "phone": "+79165554433"})
+        cls.card = cls.member._loyalty_enrol(
+            program=cls.program, card_code="0430000000550"
+        )
+        cls.env["loyalty.ledger"]._post(cls.card, 500, "adjustment", reason="seed")
+        blocked = Partner.create({"name": "Борис Блокин", "phone": "+79165554400"})
+        blocked._loyalty_enrol(program=cls.program, card_code="0430000000551")
+        blocked.loyalty_card_id.action_loyalty_block("stolen")
+        cls.env["utm.source"].create({"name": "Витрина"})
+
+    def _entries(self, uuid):
+        return self.env["loyalty.ledger"].search(
+            [("idempotency_key", "=like", f"pos.order/{uuid}/%")], order="id"
+        )
+
+    def test_lookup_redeem_and_earn(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("loyalty_crm_pos_sale_tour", login="pos_user")
+        order = self.env["pos.order"].search(
+            [("session_id", "=", self.main_pos_config.current_session_id.id)]
+        )
+        self.assertEqual(order.partner_id, self.member)
+        self.assertEqual(order.amount_total, 900)
+        entries = self._entries(order.uuid)
+        self.assertEqual(
+            [(e.entry_type, e.state, e.points) for e in entries],
+            [("redemption", "posted", -100), ("accrual", "available", 45)],
+        )
+        self.assertEqual(self.card.points, 445)
+
+    def test_enrol_at_the_till(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("loyalty_crm_pos_enrol_tour", login="pos_user")
+        member = self.env["res.partner"].search([("name", "=", "Мария Кассова")])
+        self.assertEqual(member.loyalty_phone, "+79161112233")
+        self.assertEqual(member.loyalty_source_id.name, "Витрина")
+        self.assertEqual(member.loyalty_gender, "female")
+        self.assertTrue(member.loyalty_marketing_consent)
+        self.assertEqual(member.loyalty_card_id.points, 50)
+
+    def test_refund(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        session = self.main_pos_config.current_session_id
+        uuid = str(uuid_lib.uuid4())
+        self.main_pos_config.with_user(self.pos_user).loyalty_crm_reserve(
+            uuid, self.member.id, 100, 1000
+        )
+        cash = self.main_pos_config.payment_method_ids.filtered("is_cash_count")[:1]
+        line = {"qty": 1, "discount": 0.0, "tax_ids": [(6, 0, [])]}
+        self.env["pos.order"].with_user(self.pos_user).sync_from_ui(
+            [
+                {
+                    "amount_paid": 900,
+                    "amount_return": 0,
+                    "amount_tax": 0,
+                    "amount_total": 900,
+                    "date_order": fields.Datetime.to_string(fields.Datetime.now()),
+                    "fiscal_position_id": False,
+                    "pricelist_id": self.main_pos_config.pricelist_id.id,
+                    "name": "Order LCREFUND",
+                    "lines": [
+                        (
+                            0,
+                            0,
+                            dict(
+                                line,
+                                product_id=self.jacket.id,
+                                price_unit=1000,
+                                price_subtotal=1000,
+                                price_subtotal_incl=1000,
+                            ),
+                        ),
+                        (
+                            0,
+                            0,
+                            dict(
+                                line,
+                                product_id=self.discount_product.id,
+                                price_unit=-100,
+                                price_subtotal=-100,
+                                price_subtotal_incl=-100,
+                            ),
+                        ),
+                    ],
+                    "partner_id": self.member.id,
+                    "session_id": session.id,
+                    "sequence_number": 1,
+                    "payment_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "amount": 900,
+                                "name": fields.Datetime.now(),
+                                "payment_method_id": cash.id,
+                            },
+                        )
+                    ],
+                    "uuid": uuid,
+                    "user_id": self.pos_user.id,
+                    "to_invoice": False,
+                    "state": "paid",
+                }
+            ]
+        )
+        self.assertEqual(self.card.points, 445)
+        self.start_pos_tour("loyalty_crm_pos_refund_tour", login="pos_user")
+        refund = self.env["pos.order"].search(
+            [("session_id", "=", session.id), ("amount_total", "<", 0)]
+        )
+        self.assertEqual(refund.amount_total, -900)
+        self.assertEqual(
+            sorted(self._entries(refund.uuid).mapped("points")), [-45, 100]
+        )
+        self.assertEqual(self.card.points, 500)
