@@ -269,13 +269,13 @@ class PosOrder(models.Model):
         give back what it spent (once per refund order)."""
         Ledger = self.env["loyalty.ledger"]
         products = self.env["pos.config"]._loyalty_pos_discount_products()
-        returned = defaultdict(float)
-        for line in self.lines.filtered(
-            lambda line: line.refunded_orderline_id
-            and line.qty < 0
-            and line.product_id not in products
-        ):
-            returned[line.refunded_orderline_id.order_id] += -line.price_subtotal_incl
+        returned, discount_back = defaultdict(float), defaultdict(float)
+        for line in self.lines.filtered("refunded_orderline_id"):
+            origin = line.refunded_orderline_id.order_id
+            if line.product_id in products:
+                discount_back[origin] += line.price_subtotal_incl
+            elif line.qty < 0:
+                returned[origin] += -line.price_subtotal_incl
         for origin, amount in returned.items():
             if not origin.uuid or not UUID_RE.match(origin.uuid):
                 continue
@@ -283,6 +283,24 @@ class PosOrder(models.Model):
             if base <= 0 or amount <= 0:
                 continue
             share = min(round(amount / base, 6), 1.0)
+            # the part paid with points is not paid back in money: the return
+            # takes back that share of the points discount, and gets the
+            # points back instead
+            discount = -sum(
+                origin._loyalty_pos_discount_lines().mapped("price_subtotal_incl")
+            )
+            # (quantities of a line are rounded: a small shortfall is tolerated)
+            if discount > 0 and discount_back[origin] < discount * (share - 0.005):
+                raise LoyaltyError(
+                    "validation_error",
+                    _(
+                        "%(order)s was paid partly with bonus points: return "
+                        "%(value)s of its points discount line too (the points "
+                        "are given back, not their value in money).",
+                        order=origin.name,
+                        value=round(discount * share, 2),
+                    ),
+                )
             entries = Ledger.sudo().search(
                 [
                     ("idempotency_key", "=like", f"pos.order/{origin.uuid}/%"),

@@ -1,5 +1,6 @@
 """A shop, its till and the order payloads the POS sends (``sync_from_ui``)."""
 
+import random
 import uuid as uuid_lib
 
 from odoo import fields
@@ -10,7 +11,20 @@ from .common import LoyaltyCase
 
 def open_shop(env, name, cashier):
     """A new POS config with an opened session (opened by ``cashier``)."""
-    config = env["pos.config"].create({"name": name})
+    # a cash register of its own: a cash payment method serves one shop only
+    journal = env["account.journal"].create(
+        {
+            "name": f"Cash {name}",
+            "code": f"L{random.randint(0, 9999):04d}",
+            "type": "cash",
+        }
+    )
+    cash = env["pos.payment.method"].create(
+        {"name": f"Cash {name}", "journal_id": journal.id}
+    )
+    config = env["pos.config"].create(
+        {"name": name, "payment_method_ids": [(6, 0, cash.ids)]}
+    )
     config.with_user(cashier).open_ui()
     session = config.current_session_id
     session.with_user(cashier).set_opening_control(0, None)

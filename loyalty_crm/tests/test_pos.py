@@ -308,19 +308,23 @@ class TestPosRefund(PosLoyaltyCase):
         self.assertEqual(self.card.points, 423)
         return order
 
-    def _refund_payload(self, order, products):
-        lines = order.lines.filtered(lambda line: line.product_id in products)
-        return order_payload(
-            self.session, [], self.member, refunds=[(line, 1) for line in lines]
-        )
+    def _refund_payload(self, order, products, discount_qty=0):
+        refunds = [
+            (line, 1)
+            for line in order.lines.filtered(lambda line: line.product_id in products)
+        ]
+        if discount_qty:
+            refunds.append((order._loyalty_pos_discount_lines(), discount_qty))
+        return order_payload(self.session, [], self.member, refunds=refunds)
 
-    def _refund(self, order, products):
-        return self._sync(self._refund_payload(order, products))
+    def _refund(self, order, products, discount_qty=0):
+        return self._sync(self._refund_payload(order, products, discount_qty))
 
     def test_full_refund_takes_back_earned_and_gives_back_spent(self):
         order = self._paid_sale()
-        payload = self._refund_payload(order, self.product | self.product_b)
+        payload = self._refund_payload(order, self.product | self.product_b, 1)
         refund = self._sync(payload)
+        self.assertEqual(refund.amount_total, -1260)
         self.assertEqual(self.card.points, 500)
         self.assertEqual(refund.loyalty_crm_points_earned, -63)
         self.assertEqual(refund.loyalty_crm_points_spent, -140)
@@ -333,10 +337,17 @@ class TestPosRefund(PosLoyaltyCase):
 
     def test_partial_refunds_in_proportion(self):
         order = self._paid_sale()
-        self._refund(order, self.product_b)  # 400 of 1400
+        # the money paid back can't include the part paid with points
+        with (
+            self.assertRaisesRegex(UserError, "return 40.0 of its points discount"),
+            self.env.cr.savepoint(),
+        ):
+            self._refund(order, self.product_b)
+        self.assertEqual(self.card.points, 423)
+        self._refund(order, self.product_b, 0.286)  # 400 of 1400
         # earned 63 * 4/14 = 18 taken back, spent 140 * 4/14 = 40 given back
         self.assertEqual(self.card.points, 423 - 18 + 40)
-        self._refund(order, self.product)  # the rest
+        self._refund(order, self.product, 0.714)  # the rest
         self.assertEqual(self.card.points, 500)
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
 
