@@ -13,3 +13,4 @@ from . import account_move
 from . import pos_config
 from . import pos_order
 from . import product_product
+from . import pos_session

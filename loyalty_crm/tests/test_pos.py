@@ -503,6 +503,18 @@ class TestPosSessionLoad(PosLoyaltyCase):
     def test_session_start_does_not_grow_with_members(self):
         # Odoo's pos_loyalty would load the bonus program's cards if it ran it
         self.program.pos_ok = True
+        # Odoo's own programs keep working in the till (loaded as before)
+        coupons = self.env["loyalty.program"].create(
+            {
+                "name": "Coupons",
+                "program_type": "coupons",
+                "pos_ok": True,
+                "reward_ids": [(0, 0, {"reward_type": "discount", "discount": 10})],
+            }
+        )
+        coupon = self.env["loyalty.card"].create(
+            {"program_id": coupons.id, "points": 1, "code": "LC-COUPON-1"}
+        )
         # a small base: the till loads its usual first partners (at most 100)
         self._insert_members(300)
         self._load()  # warm-up (registry caches)
@@ -524,7 +536,12 @@ class TestPosSessionLoad(PosLoyaltyCase):
                 if p["id"] == self.program.id
             ]
         )
-        self.assertFalse(data_big["loyalty.card"]["data"])
+        self.assertIn(
+            coupons.id, [p["id"] for p in data_big["loyalty.program"]["data"]]
+        )
+        self.assertEqual(
+            [c["id"] for c in data_big["loyalty.card"]["data"]], coupon.ids
+        )
         self.assertLess(len(data_big["res.partner"]["data"]), 200)
         # the discount product of the points is there, hidden from the list
         products = [p["id"] for p in data_big["product.product"]["data"]]
