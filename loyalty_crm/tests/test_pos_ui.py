@@ -61,6 +61,11 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
             [("redemption", "posted", -100), ("accrual", "available", 45)],
         )
         self.assertEqual(self.card.points, 445)
+        # the deleted order's reservation was released by the till
+        released = self.env["loyalty.ledger"].search(
+            [("card_id", "=", self.card.id), ("state", "=", "cancelled")]
+        )
+        self.assertEqual(released.mapped("points"), [-50])
 
     def test_enrol_at_the_till(self):
         self.main_pos_config.with_user(self.pos_user).open_ui()
