@@ -199,6 +199,18 @@ class TestPosRedemption(PosLoyaltyCase):
         self.assertEqual(self.card.points, 500)
         self.assertFalse(self._entries(uuid))
 
+    def test_order_identifier_cannot_reach_other_orders(self):
+        other = str(uuid_lib.uuid4())
+        self._reserve(self.member, 100, 1000, other)
+        till = self.config.with_user(self.pos_cashier)
+        for uuid in ("%", "_%", "", "x" * 65, None, 42):
+            with self.subTest(uuid=uuid), self.assertRaises(UserError):
+                till.loyalty_crm_release(uuid)
+            with self.subTest(uuid=uuid), self.assertRaises(UserError):
+                self._reserve(self.member, 10, 1000, uuid)
+        self.assertEqual(self._entries(other).state, "reserved")
+        self.assertEqual(self.card.points, 400)
+
     def test_discount_that_differs_from_the_reservation_is_refused(self):
         uuid = str(uuid_lib.uuid4())
         self._reserve(self.member, 100, 1000, uuid)
