@@ -10,6 +10,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_compare, float_is_zero
+from odoo.tools.sql import create_index
 
 from ..tools import LoyaltyError
 
@@ -138,6 +139,16 @@ class LoyaltyLedger(models.Model):
             "This operation was already recorded (same idempotency key).",
         ),
     ]
+
+    def init(self):
+        super().init()
+        # operations of one document are found by key prefix (``pos.order/<uuid>/``)
+        create_index(
+            self.env.cr,
+            "loyalty_ledger_idempotency_key_prefix_index",
+            self._table,
+            ["idempotency_key text_pattern_ops"],
+        )
 
     @api.depends("entry_type", "points", "card_id")
     def _compute_display_name(self):

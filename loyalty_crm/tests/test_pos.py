@@ -211,6 +211,16 @@ class TestPosRedemption(PosLoyaltyCase):
         self.assertEqual(self._entries(other).state, "reserved")
         self.assertEqual(self.card.points, 400)
 
+    def test_operations_of_an_order_are_found_through_an_index(self):
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.addCleanup(self.env.cr.execute, "SET LOCAL enable_seqscan = on")
+        self.env.cr.execute(
+            "EXPLAIN SELECT id FROM loyalty_ledger WHERE idempotency_key LIKE %s",
+            [f"pos.order/{uuid_lib.uuid4()}/%"],
+        )
+        plan = " ".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("loyalty_ledger_idempotency_key_prefix_index", plan)
+
     def test_discount_that_differs_from_the_reservation_is_refused(self):
         uuid = str(uuid_lib.uuid4())
         self._reserve(self.member, 100, 1000, uuid)
