@@ -141,7 +141,7 @@ class LoyaltyLedger(models.Model):
     ]
 
     def init(self):
-        super().init()
+        res = super().init()
         # operations of one document are found by key prefix (``pos.order/<uuid>/``)
         create_index(
             self.env.cr,
@@ -149,6 +149,7 @@ class LoyaltyLedger(models.Model):
             self._table,
             ["idempotency_key text_pattern_ops"],
         )
+        return res
 
     @api.depends("entry_type", "points", "card_id")
     def _compute_display_name(self):
