@@ -43,6 +43,11 @@ class PosConfig(models.Model):
             lambda r: r.reward_type == "discount"
         ).discount_line_product_id
 
+    def _get_program_ids(self):
+        # Odoo's pos_loyalty computes the points of the programs it runs in the
+        # browser: never the bonus program's, whatever its Point of Sale setting
+        return super()._get_program_ids().filtered(lambda p: not p.is_bonus_program)
+
     def _get_special_products(self):
         # loaded in every till, never shown in the product list
         return super()._get_special_products() | self._loyalty_pos_discount_products()

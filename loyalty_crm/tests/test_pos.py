@@ -69,6 +69,15 @@ class TestPosAccrual(PosLoyaltyCase):
         order.with_user(self.pos_cashier).validate_coupon_programs(
             {str(self.card.id): -100000}, []
         )
+        # the card typed as a coupon code, even with the program open to the POS
+        self.program.pos_ok = True
+        answer = self.config.with_user(self.pos_cashier).use_coupon_code(
+            self.card.code,
+            fields.Datetime.to_string(fields.Datetime.now()),
+            self.member.id,
+            False,
+        )
+        self.assertFalse(answer["successful"])
         self.assertEqual(self.card.points, 50)
         self.assertEqual(len(self.card.ledger_ids), 1)
         self.assertFalse(
