@@ -31,6 +31,14 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
                 "taxes_id": [(5, 0, 0)],
             }
         )
+        cls.hat = cls.env["product.product"].create(
+            {
+                "name": "Шапка",
+                "list_price": 500,
+                "available_in_pos": True,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
         Partner = cls.env["res.partner"]
         cls.member = Partner.create({"name": "Анна Петрова", "phone": "+79165554433"})
         cls.card = cls.member._loyalty_enrol(
@@ -77,49 +85,34 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
         self.assertTrue(member.loyalty_marketing_consent)
         self.assertEqual(member.loyalty_card_id.points, 50)
 
-    def test_refund(self):
-        self.main_pos_config.with_user(self.pos_user).open_ui()
-        session = self.main_pos_config.current_session_id
-        uuid = str(uuid_lib.uuid4())
-        self.main_pos_config.with_user(self.pos_user).loyalty_crm_reserve(
-            uuid, self.member.id, 100, 1000
-        )
+    def _paid_order(self, session, uuid, lines, paid):
         cash = self.main_pos_config.payment_method_ids.filtered("is_cash_count")[:1]
-        line = {"qty": 1, "discount": 0.0, "tax_ids": [(6, 0, [])]}
         self.env["pos.order"].with_user(self.pos_user).sync_from_ui(
             [
                 {
-                    "amount_paid": 900,
+                    "amount_paid": paid,
                     "amount_return": 0,
                     "amount_tax": 0,
-                    "amount_total": 900,
+                    "amount_total": paid,
                     "date_order": fields.Datetime.to_string(fields.Datetime.now()),
                     "fiscal_position_id": False,
                     "pricelist_id": self.main_pos_config.pricelist_id.id,
-                    "name": "Order LCREFUND",
+                    "name": f"Order {uuid}",
                     "lines": [
                         (
                             0,
                             0,
-                            dict(
-                                line,
-                                product_id=self.jacket.id,
-                                price_unit=1000,
-                                price_subtotal=1000,
-                                price_subtotal_incl=1000,
-                            ),
-                        ),
-                        (
-                            0,
-                            0,
-                            dict(
-                                line,
-                                product_id=self.discount_product.id,
-                                price_unit=-100,
-                                price_subtotal=-100,
-                                price_subtotal_incl=-100,
-                            ),
-                        ),
+                            {
+                                "product_id": product.id,
+                                "qty": 1,
+                                "discount": 0.0,
+                                "tax_ids": [(6, 0, [])],
+                                "price_unit": price,
+                                "price_subtotal": price,
+                                "price_subtotal_incl": price,
+                            },
+                        )
+                        for product, price in lines
                     ],
                     "partner_id": self.member.id,
                     "session_id": session.id,
@@ -129,7 +122,7 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
                             0,
                             0,
                             {
-                                "amount": 900,
+                                "amount": paid,
                                 "name": fields.Datetime.now(),
                                 "payment_method_id": cash.id,
                             },
@@ -142,6 +135,17 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
                 }
             ]
         )
+
+    def test_refund(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        session = self.main_pos_config.current_session_id
+        uuid = str(uuid_lib.uuid4())
+        self.main_pos_config.with_user(self.pos_user).loyalty_crm_reserve(
+            uuid, self.member.id, 100, 1000
+        )
+        self._paid_order(
+            session, uuid, [(self.jacket, 1000), (self.discount_product, -100)], 900
+        )
         self.assertEqual(self.card.points, 445)
         self.start_pos_tour("loyalty_crm_pos_refund_tour", login="pos_user")
         refund = self.env["pos.order"].search(
@@ -152,3 +156,28 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
             sorted(self._entries(refund.uuid).mapped("points")), [-45, 100]
         )
         self.assertEqual(self.card.points, 500)
+
+    def test_partial_refund(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        session = self.main_pos_config.current_session_id
+        uuid = str(uuid_lib.uuid4())
+        self.main_pos_config.with_user(self.pos_user).loyalty_crm_reserve(
+            uuid, self.member.id, 200, 2000
+        )
+        self._paid_order(
+            session,
+            uuid,
+            [(self.jacket, 1500), (self.hat, 500), (self.discount_product, -200)],
+            1800,
+        )
+        self.assertEqual(self.card.points, 390)  # 500 - 200 + 5 % of 1800
+        self.start_pos_tour("loyalty_crm_pos_partial_refund_tour", login="pos_user")
+        refund = self.env["pos.order"].search(
+            [("session_id", "=", session.id), ("amount_total", "<", 0)]
+        )
+        # the hat (a quarter of the order) and a quarter of the points discount
+        self.assertEqual(refund.amount_total, -450)
+        self.assertEqual(
+            sorted(self._entries(refund.uuid).mapped("points")), [-22.5, 50]
+        )
+        self.assertEqual(self.card.points, 417.5)

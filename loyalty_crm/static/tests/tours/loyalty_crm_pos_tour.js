@@ -140,3 +140,29 @@ registry.category("web_tour.tours").add("loyalty_crm_pos_refund_tour", {
             ReceiptScreen.clickNextOrder(),
         ].flat(Infinity),
 });
+
+/**
+ * Only one product of an order paid partly with points is returned: the same
+ * share of the points discount goes with it (the till adds it), the server
+ * gives back that share of the points spent and takes back that share of the
+ * points earned.
+ */
+registry.category("web_tour.tours").add("loyalty_crm_pos_partial_refund_tour", {
+    steps: () =>
+        [
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            Chrome.clickMenuOption("Orders"),
+            TicketScreen.selectFilter("Paid"),
+            TicketScreen.selectOrderByPrice("1,800.00"),
+            { trigger: ".ticket-screen .orderline:contains(Шапка)", run: "click" },
+            ProductScreen.clickNumpad("1"),
+            TicketScreen.confirmRefund(),
+            ProductScreen.totalAmountIs("-450.00"),
+            payCash(),
+            { trigger: ".o_lc_receipt .o_lc_receipt_earned:contains(-22.5)" },
+            { trigger: ".o_lc_receipt .o_lc_receipt_spent:contains(-50)" },
+            { trigger: ".o_lc_receipt .o_lc_receipt_balance:contains(417.5)" },
+            ReceiptScreen.clickNextOrder(),
+        ].flat(Infinity),
+});
