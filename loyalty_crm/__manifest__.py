@@ -38,7 +38,10 @@
     ],
     "demo": ["demo/loyalty_crm_demo.xml"],
     "assets": {
-        "point_of_sale._assets_pos": ["loyalty_crm/static/src/**/*"],
+        "point_of_sale._assets_pos": [
+            "loyalty_crm/static/src/app/**/*",
+            "loyalty_crm/static/src/overrides/**/*",
+        ],
         "web.assets_tests": ["loyalty_crm/static/tests/tours/**/*"],
     },
     "installable": True,
