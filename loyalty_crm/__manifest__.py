@@ -30,6 +30,7 @@
         "data/ir_cron_data.xml",
         "data/loyalty_campaign_data.xml",
         "data/loyalty_campaign_template_data.xml",
+        "data/pos_cron_data.xml",
         "report/loyalty_card_report.xml",
         "wizard/loyalty_card_replace_wizard_views.xml",
         "wizard/loyalty_enrol_wizard_views.xml",
@@ -49,6 +50,10 @@
     ],
     "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_campaign_demo.xml"],
     "assets": {
+        "point_of_sale._assets_pos": [
+            "loyalty_crm/static/src/app/**/*",
+            "loyalty_crm/static/src/overrides/**/*",
+        ],
         "web.assets_tests": ["loyalty_crm/static/tests/tours/**/*"],
     },
     "installable": True,

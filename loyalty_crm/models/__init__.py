@@ -17,3 +17,7 @@ from . import mailing_mailing
 from . import loyalty_acquisition_report
 from . import loyalty_coalition_partner
 from . import loyalty_api_request
+from . import pos_config
+from . import pos_order
+from . import product_product
+from . import pos_session

@@ -410,3 +410,12 @@ class LoyaltyCard(models.Model):
             if record:
                 record.sudo().message_post(body=body, author_id=author)
         return new
+
+    # ------------------------------------------------------------ POS
+    @api.model
+    def _load_pos_data_domain(self, data):
+        # a till never loads the bonus cards (members are looked up on demand)
+        return [
+            *super()._load_pos_data_domain(data),
+            ("program_id.is_bonus_program", "=", False),
+        ]

@@ -10,6 +10,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_compare, float_is_zero
+from odoo.tools.sql import create_index
 
 from ..tools import LoyaltyError
 
@@ -34,10 +35,16 @@ ENTRY_SIGN = {
     "transfer": None,
     "reversal": None,
 }
-# States whose points make up the balance.
-BALANCE_STATES = ("available", "posted")
+# States whose points make up the balance (reserved: points held for a till's
+# order before payment, taken from the balance at once).
+BALANCE_STATES = ("available", "posted", "reserved")
 # The only changes an entry ever goes through after it is written.
-STATE_TRANSITIONS = {("pending", "available"), ("pending", "cancelled")}
+STATE_TRANSITIONS = {
+    ("pending", "available"),
+    ("pending", "cancelled"),
+    ("reserved", "posted"),
+    ("reserved", "cancelled"),
+}
 POINTS_DIGITS = (16, 2)
 
 
@@ -66,13 +73,16 @@ class LoyaltyLedger(models.Model):
             ("available", "Available"),
             ("posted", "Posted"),
             ("cancelled", "Cancelled"),
+            ("reserved", "Reserved"),
         ],
         required=True,
         readonly=True,
         index=True,
         help="Pending: locked for the return window, not spendable yet. "
         "Available: points that can be spent. Posted: a settled movement. "
-        "Cancelled: a pending entry that never became available.",
+        "Cancelled: a pending entry that never became available, or a "
+        "reservation released. Reserved: points held for an order at the till "
+        "until it is paid.",
     )
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
     expiry_date = fields.Date(
@@ -119,11 +129,27 @@ class LoyaltyLedger(models.Model):
             "Only positive points can be pending.",
         ),
         (
+            "reserved_sign",
+            "CHECK (state <> 'reserved' OR points < 0)",
+            "Only spent points can be reserved.",
+        ),
+        (
             "idempotency_key_unique",
             "UNIQUE(company_id, idempotency_key)",
             "This operation was already recorded (same idempotency key).",
         ),
     ]
+
+    def init(self):
+        res = super().init()
+        # operations of one document are found by key prefix (``pos.order/<uuid>/``)
+        create_index(
+            self.env.cr,
+            "loyalty_ledger_idempotency_key_prefix_index",
+            self._table,
+            ["idempotency_key text_pattern_ops"],
+        )
+        return res
 
     @api.depends("entry_type", "points", "card_id")
     def _compute_display_name(self):
@@ -389,8 +415,15 @@ class LoyaltyLedger(models.Model):
         return entry
 
     @api.model
-    def _redeem(self, card, points, order_amount, idempotency_key, reference=None):
-        """Spend ``points`` on an order of ``order_amount``, within the rules."""
+    def _redeem(
+        self, card, points, order_amount, idempotency_key, reference=None, state=None
+    ):
+        """Spend ``points`` on an order of ``order_amount``, within the rules.
+
+        ``state="reserved"`` holds the points for an order not paid yet (the
+        till): they leave the balance at once and become ``posted`` when the
+        order is paid, or ``cancelled`` when the reservation is released.
+        """
         existing = self._existing(card, idempotency_key)
         if existing:
             return existing
@@ -430,6 +463,7 @@ class LoyaltyLedger(models.Model):
             reason=reference or _("Redemption"),
             idempotency_key=idempotency_key,
             amount=order_amount,
+            state=state,
         )
 
     def _reverse(self, idempotency_key, amount=None, share=None, reason=None):

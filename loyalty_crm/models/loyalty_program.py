@@ -265,3 +265,11 @@ class LoyaltyProgram(models.Model):
             elif qty > 0:  # per order
                 points += rule.reward_point_amount
         return max(round(points * (multiplier or 1.0), 2), 0.0)
+
+    # ------------------------------------------------------------ POS
+    @api.model
+    def _load_pos_data_domain(self, data):
+        # Odoo's pos_loyalty runs a program's points in the browser: never the
+        # bonus program's (members are looked up on demand, points are the
+        # server's), whatever its Point of Sale setting says
+        return [*super()._load_pos_data_domain(data), ("is_bonus_program", "=", False)]

@@ -20,3 +20,6 @@ from . import test_api_concurrency
 from . import test_api_fuzz
 from . import test_coalition
 from . import test_portal
+from . import test_pos
+from . import test_pos_ui
+from . import test_pos_concurrency
