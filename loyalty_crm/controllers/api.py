@@ -7,6 +7,7 @@ leaves behind when it returns normally, and a refused request writes nothing.
 """
 
 import logging
+import re
 
 from odoo import _, http
 from odoo.http import request
@@ -23,6 +24,12 @@ from ..services.api import (
 from ..services.openapi import openapi_document
 
 _logger = logging.getLogger(__name__)
+
+# the contract's paths as patterns ("/members/{member_id}/transactions")
+OPERATION_PATHS = [
+    (re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(op["path"])) + "$"), op)
+    for op in OPERATIONS.values()
+]
 
 ROUTE = {
     "type": "http",
@@ -109,3 +116,32 @@ class LoyaltyApiController(http.Controller):
     @http.route(f"{BASE_PATH}/cards/<string:code>/replace", methods=["POST"], **ROUTE)
     def replace_card(self, code, **_kw):
         return self._dispatch("replace_card", code=code[:64])
+
+    @http.route(f"{BASE_PATH}/<path:unknown>", **ROUTE)
+    def unknown(self, unknown, **_kw):
+        """Anything else under the base path gets a JSON error, never an HTML page:
+        a path of the contract with another method is 405, the rest (including an
+        id that is not a number) 404."""
+        path = "/" + unknown
+        methods = sorted(
+            op["method"] for pattern, op in OPERATION_PATHS if pattern.match(path)
+        )
+        if methods and request.httprequest.method not in methods:
+            error = ApiError(
+                "method_not_allowed",
+                _(
+                    "%(path)s accepts %(methods)s only.",
+                    path=BASE_PATH + path,
+                    methods=", ".join(methods),
+                ),
+            )
+            headers = [("Allow", ", ".join(methods))]
+        else:
+            error = ApiError(
+                "not_found",
+                _("There is no endpoint %(path)s.", path=BASE_PATH + path),
+            )
+            headers = None
+        return request.make_json_response(
+            error.payload(), status=error.status, headers=headers
+        )

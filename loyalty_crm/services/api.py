@@ -46,6 +46,7 @@ STATUS_BY_CODE = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "method_not_allowed": 405,
     "duplicate_member": 409,
     "already_reversed": 409,
     "card_not_active": 409,

@@ -37,8 +37,8 @@ class TestApi(ApiCase):
         routing = self.env["ir.http"].routing_map()
         implemented = set()
         for rule in routing.iter_rules():
-            if not rule.rule.startswith(BASE + "/"):
-                continue
+            if not rule.rule.startswith(BASE + "/") or "<path:" in rule.rule:
+                continue  # (the catch-all answering JSON 404/405 is not an endpoint)
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(BASE) :])
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 implemented.add((method, path))
@@ -50,6 +50,19 @@ class TestApi(ApiCase):
                 responses["401"]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/Error",
             )
+
+    def test_unknown_paths_and_methods_answer_json(self):
+        before = self.counts()
+        for method, path, status, code in [
+            ("GET", "/nothing", 404, "not_found"),
+            ("GET", "/members/abc/transactions", 404, "not_found"),
+            ("POST", "/members/lookup", 405, "method_not_allowed"),
+            ("GET", "/accruals", 405, "method_not_allowed"),
+            ("DELETE", "/redemptions", 405, "method_not_allowed"),
+        ]:
+            with self.subTest(method=method, path=path):
+                self.assertError(self.api(method, path, body={}), status, code)
+        self.assertEqual(self.counts(), before)
 
     # ------------------------------------------------------------ auth
     def test_auth(self):
