@@ -34,8 +34,9 @@
         "views/sale_order_views.xml",
         "views/res_config_settings_views.xml",
         "views/loyalty_crm_menus.xml",
+        "views/loyalty_analytics_views.xml",
     ],
-    "demo": ["demo/loyalty_crm_demo.xml"],
+    "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_crm_analytics_demo.xml"],
     "assets": {
         "web.assets_tests": ["loyalty_crm/static/tests/tours/**/*"],
     },

@@ -10,3 +10,6 @@ from . import loyalty_notification_channel
 from . import res_partner
 from . import sale_order
 from . import account_move
+from . import loyalty_report
+from . import loyalty_dashboard
+from . import loyalty_demo
