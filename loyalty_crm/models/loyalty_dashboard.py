@@ -47,16 +47,16 @@ class LoyaltyDashboard(models.TransientModel):
     _name = "loyalty.dashboard"
     _description = "Bonus Program Dashboard"
 
-    period = fields.Selection(PERIODS, default="last_12", required=True)
+    period = fields.Selection(PERIODS, default="last_30", required=True)
     date_from = fields.Date(
         string="From",
         required=True,
-        default=lambda self: self._period_dates("last_12")[0],
+        default=lambda self: self._period_dates("last_30")[0],
     )
     date_to = fields.Date(
         string="To",
         required=True,
-        default=lambda self: self._period_dates("last_12")[1],
+        default=lambda self: self._period_dates("last_30")[1],
     )
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company
@@ -325,33 +325,37 @@ class LoyaltyDashboard(models.TransientModel):
         self.env.flush_all()
         start, end = self._period_bounds(date_from, date_to)
         company = self.env.company
-        # purchases of the period, members vs others, per channel
+        # purchases of the period, members vs others, per channel and store
         rows = self.env.execute_query(
             SQL(
                 """
-                SELECT pu.channel, pu.is_member, COUNT(*), COALESCE(SUM(pu.amount), 0),
-                       COUNT(DISTINCT pu.partner_id),
-                       COUNT(*) FILTER (WHERE pu.points_spent > 0),
+                SELECT pu.channel, pu.pos_config_id, pu.team_id, pu.is_member,
+                       COUNT(*), COALESCE(SUM(pu.amount), 0),
                        COUNT(*) FILTER (WHERE pu.partner_id IS NOT NULL)
                   FROM (%s) pu
                  WHERE pu.date >= %s AND pu.date < %s AND pu.company_id = %s
-              GROUP BY pu.channel, pu.is_member
+              GROUP BY pu.channel, pu.pos_config_id, pu.team_id, pu.is_member
                 """,
-                purchases_sql(),
+                purchases_sql(with_points=False),
                 start,
                 end,
                 company.id,
             )
         )
-        groups = {}
-        for channel, member, count, amount, customers, with_points, known in rows:
-            groups[channel, member] = (
-                count,
-                float(amount),
-                customers,
-                with_points,
-                known,
-            )
+        groups, by_store = {}, {}
+        for channel, config_id, team_id, member, count, amount, known in rows:
+            group = groups.setdefault((channel, member), [0, 0.0, 0])
+            group[0] += count
+            group[1] += float(amount)
+            group[2] += known
+            store = by_store.setdefault((channel, config_id, team_id), [0, 0.0, 0, 0.0])
+            offset = 0 if member else 2
+            store[offset] += count
+            store[offset + 1] += float(amount)
+        stores = sorted(
+            ((*key, *values) for key, values in by_store.items()),
+            key=lambda row: -(row[4] + row[6]),
+        )
 
         def total(member, index, channel=None):
             return sum(
@@ -426,21 +430,27 @@ class LoyaltyDashboard(models.TransientModel):
             )
         )[0]
         # points of the period
-        points = dict(
-            self.env.execute_query(
-                SQL(
-                    """
-                    SELECT l.entry_type, COALESCE(SUM(l.points), 0)
+        points_rows = self.env.execute_query(
+            SQL(
+                """
+                    SELECT l.entry_type, COALESCE(SUM(l.points), 0),
+                           COUNT(DISTINCT (l.res_model, l.res_id)) FILTER (
+                               WHERE l.entry_type = 'redemption'
+                                 AND l.res_model IN ('pos.order', 'sale.order'))
                       FROM loyalty_ledger l
                      WHERE l.date >= %s AND l.date < %s AND l.state <> 'cancelled'
                        AND (l.company_id = %s OR l.company_id IS NULL)
                   GROUP BY l.entry_type
                     """,
-                    start,
-                    end,
-                    company.id,
-                )
+                start,
+                end,
+                company.id,
             )
+        )
+        points = {entry_type: value for entry_type, value, _n in points_rows}
+        # purchases paid partly with points: the orders the redemptions name
+        with_points = sum(
+            n for entry_type, _t, n in points_rows if entry_type == "redemption"
         )
         issued = float(points.get("accrual", 0) + points.get("bonus", 0))
         spent = -float(points.get("redemption", 0))
@@ -478,30 +488,11 @@ class LoyaltyDashboard(models.TransientModel):
                 company.id,
             )
         )
-        stores = self.env.execute_query(
-            SQL(
-                """
-                SELECT pu.channel, pu.pos_config_id, pu.team_id,
-                       COUNT(*) FILTER (WHERE pu.is_member),
-                       COALESCE(SUM(pu.amount) FILTER (WHERE pu.is_member), 0),
-                       COUNT(*) FILTER (WHERE NOT pu.is_member),
-                       COALESCE(SUM(pu.amount) FILTER (WHERE NOT pu.is_member), 0)
-                  FROM (%s) pu
-                 WHERE pu.date >= %s AND pu.date < %s AND pu.company_id = %s
-              GROUP BY pu.channel, pu.pos_config_id, pu.team_id
-              ORDER BY SUM(pu.amount) DESC
-                """,
-                purchases_sql(with_points=False),
-                start,
-                end,
-                company.id,
-            )
-        )
         purchases_member = total(True, 0)
         purchases_non_member = total(False, 0)
         revenue_member = total(True, 1)
         revenue_non_member = total(False, 1)
-        known_non_member_purchases = total(False, 4)
+        known_non_member_purchases = total(False, 2)
         avg_member, avg_non_member = avg_check(True), avg_check(False)
         return {
             "date_from": fields.Date.to_date(date_from),
@@ -532,7 +523,9 @@ class LoyaltyDashboard(models.TransientModel):
                 known_non_member_purchases, non_member_customers
             ),
             "customers_non_member": non_member_customers,
-            "share_with_points": _pct(total(True, 3), purchases_member),
+            "share_with_points": _pct(
+                min(with_points, purchases_member), purchases_member
+            ),
             "customers": customer_count,
             "customers_new": new_customers,
             "share_new_clients": _pct(new_customers, customer_count),
@@ -606,7 +599,7 @@ class LoyaltyDashboard(models.TransientModel):
                  WHERE pu.is_member AND pu.date >= %(start)s AND pu.date < %(end)s
                    AND pu.company_id = %(company)s
               GROUP BY pu.partner_id
-            ), members AS (
+            ), members AS MATERIALIZED (
                 SELECT p.id, p.loyalty_birthdate, p.loyalty_gender,
                        p.loyalty_marital_status, p.city,
                        COALESCE(s.spend, 0) > 0 AND percent_rank() OVER (
@@ -642,21 +635,17 @@ class LoyaltyDashboard(models.TransientModel):
             "marital_status": SQL("COALESCE(loyalty_marital_status, 'unknown')"),
             "city": SQL("COALESCE(NULLIF(TRIM(city), ''), 'unknown')"),
         }
-        result = {}
-        for name, expression in dimensions.items():
-            rows = self.env.execute_query(
-                SQL(
-                    """
-                    %s
-                    SELECT %s AS value, COUNT(*) FILTER (WHERE top), COUNT(*)
-                      FROM members GROUP BY 1 ORDER BY 3 DESC, 1
-                    """,
-                    segment_cte,
-                    expression,
-                )
+        # one pass over the members for every dimension, and the categories
+        # bought (share of the spend of each group)
+        dimension_sql = SQL(" UNION ALL ").join(
+            SQL(
+                "SELECT %s, %s AS value, COUNT(*) FILTER (WHERE top)::float,"
+                " COUNT(*)::float FROM members GROUP BY 2",
+                name,
+                expression,
             )
-            result[name] = self._shares(rows)
-        # categories bought: share of the spend of each group
+            for name, expression in dimensions.items()
+        )
         rows = self.env.execute_query(
             SQL(
                 """
@@ -666,7 +655,7 @@ class LoyaltyDashboard(models.TransientModel):
                       JOIN pos_order o ON o.id = l.order_id
                       JOIN product_product pp ON pp.id = l.product_id
                       JOIN product_template t ON t.id = pp.product_tmpl_id
-                     WHERE o.state IN ('paid', 'done', 'invoiced')
+                     WHERE o.state IN %(pos_states)s
                        AND o.date_order >= %(start)s AND o.date_order < %(end)s
                        AND o.company_id = %(company)s
                  UNION ALL
@@ -675,34 +664,46 @@ class LoyaltyDashboard(models.TransientModel):
                       JOIN sale_order o ON o.id = l.order_id
                       JOIN product_product pp ON pp.id = l.product_id
                       JOIN product_template t ON t.id = pp.product_tmpl_id
-                     WHERE o.state IN ('sale', 'done') AND l.display_type IS NULL
+                     WHERE o.state IN %(sale_states)s AND l.display_type IS NULL
                        AND o.date_order >= %(start)s AND o.date_order < %(end)s
                        AND o.company_id = %(company)s
                 )
-                SELECT lines.categ_id,
-                       COALESCE(SUM(lines.amount) FILTER (WHERE m.top), 0),
-                       COALESCE(SUM(lines.amount), 0)
+                %(dimensions)s
+                UNION ALL
+                SELECT 'category', lines.categ_id::text,
+                       COALESCE(SUM(lines.amount) FILTER (WHERE m.top), 0)::float,
+                       COALESCE(SUM(lines.amount), 0)::float
                   FROM lines
                   JOIN res_partner p ON p.id = lines.partner_id
                   JOIN members m ON m.id = p.commercial_partner_id
                  WHERE lines.amount > 0
               GROUP BY lines.categ_id
-              ORDER BY 3 DESC
                 """,
                 members=segment_cte,
+                dimensions=dimension_sql,
+                pos_states=POS_DONE_STATES,
+                sale_states=SALE_DONE_STATES,
                 start=start,
                 end=end,
                 company=company.id,
             )
         )
-        categories = self.env["product.category"].browse([r[0] for r in rows])
+        grouped = {name: [] for name in (*dimensions, "category")}
+        for name, value, top, whole in sorted(
+            rows, key=lambda row: (row[0], -row[3], row[1])
+        ):
+            grouped[name].append((value, top, whole))
+        categories = self.env["product.category"].browse(
+            [int(value) for value, _top, _whole in grouped["category"]]
+        )
         names = dict(
             zip(categories.ids, categories.mapped("display_name"), strict=True)
         )
-        result["category"] = self._shares(
-            [(names.get(categ_id, ""), top, whole) for categ_id, top, whole in rows]
-        )
-        return result
+        grouped["category"] = [
+            (names.get(int(value), ""), top, whole)
+            for value, top, whole in grouped["category"]
+        ]
+        return {name: self._shares(values) for name, values in grouped.items()}
 
     @api.model
     def _shares(self, rows, limit=8):

@@ -334,7 +334,7 @@ class TestKpis(AnalyticsCase):
     def test_kpis_query_count(self):
         Dashboard = self.env["loyalty.dashboard"]
         Dashboard._loyalty_kpi_values(self.date_from, self.today)
-        with self.assertQueryCount(7):
+        with self.assertQueryCount(6):
             Dashboard._loyalty_kpi_values(self.date_from, self.today)
 
 
