@@ -47,16 +47,16 @@ class LoyaltyDashboard(models.TransientModel):
     _name = "loyalty.dashboard"
     _description = "Bonus Program Dashboard"
 
-    period = fields.Selection(PERIODS, default="last_30", required=True)
+    period = fields.Selection(PERIODS, default="quarter", required=True)
     date_from = fields.Date(
         string="From",
         required=True,
-        default=lambda self: self._period_dates("last_30")[0],
+        default=lambda self: self._period_dates("quarter")[0],
     )
     date_to = fields.Date(
         string="To",
         required=True,
-        default=lambda self: self._period_dates("last_30")[1],
+        default=lambda self: self._period_dates("quarter")[1],
     )
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company
@@ -748,11 +748,18 @@ class LoyaltyDashboard(models.TransientModel):
         return self._html_table([_("Tier"), _("Members"), _("Share")], rows)
 
     def _html_stores(self, stores):
+        # store names only, for managers who don't run the POS themselves
         configs = (
-            self.env["pos.config"].browse([row[1] for row in stores if row[1]]).exists()
+            self.env["pos.config"]
+            .sudo()
+            .browse([row[1] for row in stores if row[1]])
+            .exists()
         )
         teams = (
-            self.env["crm.team"].browse([row[2] for row in stores if row[2]]).exists()
+            self.env["crm.team"]
+            .sudo()
+            .browse([row[2] for row in stores if row[2]])
+            .exists()
         )
         config_names = dict(zip(configs.ids, configs.mapped("name"), strict=True))
         team_names = dict(zip(teams.ids, teams.mapped("name"), strict=True))

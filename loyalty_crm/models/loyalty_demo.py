@@ -70,7 +70,7 @@ class LoyaltyDashboard(models.TransientModel):
         company = env.company
         program = env["loyalty.program"]._get_bonus_program(company)
         program.write(
-            {"roi_setup_cost": 900000, "roi_monthly_cost": 80000, "roi_margin": 35}
+            {"roi_setup_cost": 600000, "roi_monthly_cost": 80000, "roi_margin": 35}
         )
         Ledger = env["loyalty.ledger"]
         # ---------------------------------------------------------- catalogue

@@ -352,6 +352,22 @@ class TestAnalyticsUi(HttpCase):
             {"name": "Tour Member", "phone": "+79161234599", "city": "Москва"}
         )
         member._loyalty_enrol()
+        # a store the manager (no Point of Sale rights) sees on the dashboard
+        config = cls.env["pos.config"].create({"name": "Магазин для тура"})
+        session = cls.env["pos.session"].create(
+            {"config_id": config.id, "user_id": cls.env.uid}
+        )
+        cls.env["pos.order"].create(
+            {
+                "session_id": session.id,
+                "partner_id": member.id,
+                "state": "paid",
+                "amount_tax": 0.0,
+                "amount_total": 1500.0,
+                "amount_paid": 1500.0,
+                "amount_return": 0.0,
+            }
+        )
 
     def test_analytics_tour(self):
         self.start_tour("/odoo", "loyalty_crm_analytics_tour", login="lc_tour_analyst")

@@ -75,7 +75,8 @@ registry.category("web_tour.tours").add("loyalty_crm_analytics_tour", {
             run: "click",
         },
         {
-            trigger: ".o_field_widget[name=store_html] table",
+            content: "The store is listed with the member's purchase",
+            trigger: ".o_field_widget[name=store_html] td:contains(Магазин для тура)",
         },
         {
             trigger: ".o_notebook a[name=portrait]",
