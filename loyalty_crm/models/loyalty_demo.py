@@ -224,7 +224,7 @@ class LoyaltyDashboard(models.TransientModel):
                 basket = rng.sample(products, min(size, len(products)))
                 # online orders earn points on confirmation: members only
                 channel = (
-                    "sale" if rng.random() < (0.08 if is_member else 0.03) else "pos"
+                    "sale" if rng.random() < (0.05 if is_member else 0.02) else "pos"
                 )
                 if member and not is_member:
                     channel = "pos"
@@ -317,6 +317,7 @@ class LoyaltyDashboard(models.TransientModel):
             Ledger._lock_cards(due.card_id)
             due.write({"state": "available"})
 
+        paid_with_points = []  # (POS order, discount, amount paid)
         last_day = None
         for when, kind, record in events:
             if when.date() != last_day:
@@ -369,30 +370,8 @@ class LoyaltyDashboard(models.TransientModel):
                     )
                     back.append((entry.ids, when))
                     discount = spend * program.point_value
-                    record.write(
-                        {
-                            "lines": [
-                                (0, 0, {
-                                    "product_id": points_product.id,
-                                    "full_product_name": points_product.name,
-                                    "qty": 1,
-                                    "price_unit": -discount,
-                                    "price_subtotal": -discount,
-                                    "price_subtotal_incl": -discount,
-                                })
-                            ],
-                        }
-                    )  # fmt: skip
                     amount -= discount
-                    env.cr.execute(
-                        SQL(
-                            "UPDATE pos_order SET amount_total = %s, amount_paid = %s"
-                            " WHERE id = %s",
-                            amount,
-                            amount,
-                            record.id,
-                        )
-                    )
+                    paid_with_points.append((record, discount, amount))
             entry = Ledger._accrue_purchase(
                 card,
                 amount,
@@ -402,6 +381,32 @@ class LoyaltyDashboard(models.TransientModel):
             )
             back.append((entry.ids, when))
         settle(datetime.combine(today, time.max))
+        # the receipts show the part paid with points (one batch)
+        env["pos.order.line"].create(
+            [
+                {
+                    "order_id": order.id,
+                    "product_id": points_product.id,
+                    "full_product_name": points_product.name,
+                    "qty": 1,
+                    "price_unit": -discount,
+                    "price_subtotal": -discount,
+                    "price_subtotal_incl": -discount,
+                }
+                for order, discount, _amount in paid_with_points
+            ]
+        )
+        env.flush_all()
+        for order, _discount, amount in paid_with_points:
+            env.cr.execute(
+                SQL(
+                    "UPDATE pos_order SET amount_total = %s, amount_paid = %s"
+                    " WHERE id = %s",
+                    amount,
+                    amount,
+                    order.id,
+                )
+            )
         # ---------------------------------------------------------- dating back
         # members joined on their day; their welcome entries too
         for partner in member_partners:
