@@ -256,7 +256,11 @@ class LoyaltyDashboard(models.TransientModel):
     )
     def _compute_kpis(self):
         for dashboard in self:
-            if not (dashboard.date_from and dashboard.date_to):
+            if not (
+                dashboard.date_from
+                and dashboard.date_to
+                and dashboard.date_from <= dashboard.date_to
+            ):
                 dashboard.update(self._empty_values())
                 continue
             dashboard_company = self.with_company(dashboard.company_id)
@@ -275,8 +279,8 @@ class LoyaltyDashboard(models.TransientModel):
             )
             values = {
                 name: kpis[name]
-                for name in self._fields
-                if name in kpis and name not in ("tier_html", "store_html")
+                for name, field in self._fields.items()
+                if name in kpis and field.compute == "_compute_kpis"
             }
             values.update(
                 {

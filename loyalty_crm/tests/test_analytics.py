@@ -253,6 +253,10 @@ class TestKpis(AnalyticsCase):
         self.assertEqual(dashboard.avg_check_member, 2000)
         self.assertIn("Магазин на Тверской", dashboard.store_html)
         self.assertIn("Москва", dashboard.portrait_html)
+        # dates the wrong way round: nothing to show, no error while typing
+        dashboard.date_from = self.today + timedelta(days=1)
+        self.assertEqual(dashboard.purchases_member, 0)
+        dashboard.date_from = self.date_from
         dashboard.setup_cost = 10**9
         dashboard.monthly_cost = 10**6
         self.assertFalse(dashboard.roi_pays_back)
