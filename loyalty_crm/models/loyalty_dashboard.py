@@ -606,15 +606,19 @@ class LoyaltyDashboard(models.TransientModel):
             ), members AS MATERIALIZED (
                 SELECT p.id, p.loyalty_birthdate, p.loyalty_gender,
                        p.loyalty_marital_status, p.city,
+                       pa.partner_id IS NOT NULL AS promo,
                        COALESCE(s.spend, 0) > 0 AND percent_rank() OVER (
                            ORDER BY COALESCE(s.spend, 0) DESC, p.id) < %(top)s AS top
                   FROM res_partner p
                   JOIN loyalty_card c ON c.id = p.loyalty_card_id
              LEFT JOIN spend s ON s.partner_id = p.id
+             LEFT JOIN (SELECT DISTINCT pr.partner_id FROM (%(promo)s) pr
+                         WHERE pr.promos > 0) pa ON pa.partner_id = p.id
                  WHERE p.loyalty_is_member AND p.active
                    AND (c.company_id = %(company)s OR c.company_id IS NULL)
             )
             """,
+            promo=self.env["loyalty.member.report"]._promo_participation_sql(),
             purchases=purchases_sql(with_points=False),
             start=start,
             end=end,
@@ -636,6 +640,7 @@ class LoyaltyDashboard(models.TransientModel):
         dimensions = {
             "age_group": age,
             "gender": SQL("COALESCE(loyalty_gender, 'unknown')"),
+            "promo": SQL("CASE WHEN promo THEN 'yes' ELSE 'no' END"),
             "marital_status": SQL("COALESCE(loyalty_marital_status, 'unknown')"),
             "city": SQL("COALESCE(NULLIF(TRIM(city), ''), 'unknown')"),
         }
@@ -806,10 +811,15 @@ class LoyaltyDashboard(models.TransientModel):
             "gender": _("Gender"),
             "marital_status": _("Marital Status"),
             "city": _("City"),
+            "promo": _("Promotions (ever)"),
             "category": _("Categories bought (share of spend)"),
         }
         parts = []
         not_given = _("Not given")
+        labels["promo"] = {
+            "yes": _("Took part"),
+            "no": _("Did not take part"),
+        }
         for name, title in titles.items():
             selection = labels.get(name, {})
             rows = [

@@ -329,6 +329,8 @@ class TestKpis(AnalyticsCase):
         self.assertEqual(
             portrait["gender"], [("male", 0.0, 50.0), ("unknown", 100.0, 50.0)]
         )
+        # M1 (top) took part in a promotion, M2 did not
+        self.assertEqual(portrait["promo"], [("no", 0.0, 50.0), ("yes", 100.0, 50.0)])
         # categories bought: M1's online order (POS orders here have no lines)
         self.assertEqual(
             portrait["category"],
