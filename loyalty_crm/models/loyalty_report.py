@@ -59,8 +59,8 @@ def purchases_sql(with_points=True):
 
     Columns: id, channel, res_model, res_id, name, date, company_id, partner_id
     (the commercial partner; NULL for an anonymous POS sale), pos_config_id,
-    team_id, amount (tax included), is_member (the customer had a bonus card at
-    the time of the purchase), points_earned, points_spent (0 without
+    team_id, amount (tax included), is_member (the customer had a bonus card on
+    the day of the purchase), points_earned, points_spent (0 without
     ``with_points``: cheaper when they are not needed).
     """
     if not with_points:
@@ -100,8 +100,8 @@ _PURCHASES = """
                o.id AS res_id, o.name, o.date_order AS date, o.company_id,
                cp.id AS partner_id, o.config_id AS pos_config_id,
                NULL::integer AS team_id, o.amount_total AS amount,
-               COALESCE(cp.loyalty_is_member AND m.since <= o.date_order, FALSE)
-                   AS is_member,
+               COALESCE(cp.loyalty_is_member
+                        AND m.since::date <= o.date_order::date, FALSE) AS is_member,
                %(pos_ledger)s
           FROM pos_order o
      LEFT JOIN res_partner p ON p.id = o.partner_id
@@ -111,7 +111,8 @@ _PURCHASES = """
      UNION ALL
         SELECT o.id * 2 + 1, 'sale', 'sale.order', o.id, o.name, o.date_order,
                o.company_id, cp.id, NULL::integer, o.team_id, o.amount_total,
-               COALESCE(cp.loyalty_is_member AND m.since <= o.date_order, FALSE),
+               COALESCE(cp.loyalty_is_member
+                        AND m.since::date <= o.date_order::date, FALSE),
                %(sale_ledger)s
           FROM sale_order o
           JOIN res_partner p ON p.id = o.partner_id
