@@ -47,8 +47,10 @@
         "views/loyalty_coalition_views.xml",
         "views/loyalty_portal_templates.xml",
         "views/loyalty_crm_menus.xml",
+        "views/loyalty_analytics_views.xml",
     ],
     "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_campaign_demo.xml"],
+    "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_crm_analytics_demo.xml"],
     "assets": {
         "point_of_sale._assets_pos": [
             "loyalty_crm/static/src/app/**/*",

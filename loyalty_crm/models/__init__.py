@@ -21,3 +21,6 @@ from . import pos_config
 from . import pos_order
 from . import product_product
 from . import pos_session
+from . import loyalty_report
+from . import loyalty_dashboard
+from . import loyalty_demo

@@ -136,6 +136,27 @@ class LoyaltyProgram(models.Model):
         help="A member starts spending points once the balance reaches this number.",
     )
 
+    # ------------------------------------------------------------ payback inputs
+    roi_setup_cost = fields.Monetary(
+        string="Set-up Cost",
+        currency_field="currency_id",
+        help="What launching the program cost (software, integration, cards, "
+        "training): the investment to pay back.",
+    )
+    roi_monthly_cost = fields.Monetary(
+        string="Monthly Running Cost",
+        currency_field="currency_id",
+        help="Support, software and marketing of the program per month, without "
+        "the points themselves (their cost is measured from the ledger).",
+    )
+    roi_margin = fields.Float(
+        string="Gross Margin (%)",
+        default=100.0,
+        help="Share of the extra revenue of members that is profit. 100 counts the "
+        "extra revenue in full (the usual quick estimate); your gross margin gives "
+        "a prudent one.",
+    )
+
     _sql_constraints = [
         (
             "card_issue_min_amount_positive",
@@ -162,6 +183,13 @@ class LoyaltyProgram(models.Model):
             "CHECK (max_redeem_share IS NULL OR (max_redeem_share >= 0 AND "
             "max_redeem_share <= 100))",
             "The share of an order paid with points is between 0 and 100 %.",
+        ),
+        (
+            "roi_inputs_positive",
+            "CHECK (COALESCE(roi_setup_cost, 0) >= 0 AND "
+            "COALESCE(roi_monthly_cost, 0) >= 0 AND "
+            "COALESCE(roi_margin, 0) >= 0 AND COALESCE(roi_margin, 0) <= 100)",
+            "Costs cannot be negative and the margin is between 0 and 100 %.",
         ),
     ]
 

@@ -23,3 +23,4 @@ from . import test_portal
 from . import test_pos
 from . import test_pos_ui
 from . import test_pos_concurrency
+from . import test_analytics
