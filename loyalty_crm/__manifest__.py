@@ -49,8 +49,11 @@
         "views/loyalty_crm_menus.xml",
         "views/loyalty_analytics_views.xml",
     ],
-    "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_campaign_demo.xml"],
-    "demo": ["demo/loyalty_crm_demo.xml", "demo/loyalty_crm_analytics_demo.xml"],
+    "demo": [
+        "demo/loyalty_crm_demo.xml",
+        "demo/loyalty_crm_analytics_demo.xml",
+        "demo/loyalty_campaign_demo.xml",
+    ],
     "assets": {
         "point_of_sale._assets_pos": [
             "loyalty_crm/static/src/app/**/*",

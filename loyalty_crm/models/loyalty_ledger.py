@@ -182,7 +182,10 @@ class LoyaltyLedger(models.Model):
                     "(an adjustment or a reversal) instead."
                 )
             )
-        if set(vals) - {"state"}:
+        allowed = {"state"}
+        if self.env.context.get("_loyalty_confirm_reservation"):
+            allowed |= {"res_model", "res_id"}  # see _confirm_reservation
+        if set(vals) - allowed:
             raise UserError(
                 _(
                     "Ledger entries cannot be changed. Post a correcting entry "
@@ -416,13 +419,21 @@ class LoyaltyLedger(models.Model):
 
     @api.model
     def _redeem(
-        self, card, points, order_amount, idempotency_key, reference=None, state=None
+        self,
+        card,
+        points,
+        order_amount,
+        idempotency_key,
+        reference=None,
+        state=None,
+        source=None,
     ):
         """Spend ``points`` on an order of ``order_amount``, within the rules.
 
         ``state="reserved"`` holds the points for an order not paid yet (the
         till): they leave the balance at once and become ``posted`` when the
-        order is paid, or ``cancelled`` when the reservation is released.
+        order is paid (:meth:`_confirm_reservation`), or ``cancelled`` when the
+        reservation is released.
         """
         existing = self._existing(card, idempotency_key)
         if existing:
@@ -464,6 +475,17 @@ class LoyaltyLedger(models.Model):
             idempotency_key=idempotency_key,
             amount=order_amount,
             state=state,
+            source=source,
+        )
+
+    def _confirm_reservation(self, source):
+        """Post reserved points for the order they paid (``source``), which did not
+        exist yet when they were reserved: the entry is bound to its document at
+        the moment it is posted, and never changes afterwards."""
+        if self.filtered(lambda e: e.state != "reserved" or e.res_model):
+            raise UserError(_("Only open reservations can be confirmed."))
+        self.sudo().with_context(_loyalty_confirm_reservation=True).write(
+            {"state": "posted", "res_model": source._name, "res_id": source.id}
         )
 
     def _reverse(self, idempotency_key, amount=None, share=None, reason=None):

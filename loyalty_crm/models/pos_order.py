@@ -226,7 +226,7 @@ class PosOrder(models.Model):
                 ),
             )
         if live:
-            live.write({"state": "posted"})
+            live._confirm_reservation(self)
         else:
             # the reservation timed out (an order synced late): take the points
             # now, within the rules, or refuse the order
@@ -236,6 +236,7 @@ class PosOrder(models.Model):
                 paid,
                 f"pos.order/{self.uuid}/redemption",
                 reference=_("Paid part of %(order)s", order=self.name),
+                source=self,
             )
 
     def _loyalty_pos_accrue(self, card, discount_lines):

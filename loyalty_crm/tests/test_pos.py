@@ -153,6 +153,14 @@ class TestPosRedemption(PosLoyaltyCase):
             [("redemption", "posted", -120), ("accrual", "available", 44)],
         )
         self.assertEqual(self.card.points, 424)  # 500 - 120 + 5 % of 880
+        # posted, the redemption names the order it paid (reports, reversals)
+        self.assertEqual(
+            {(e.res_model, e.res_id) for e in entries}, {("pos.order", order.id)}
+        )
+        with self.assertRaises(UserError):
+            entries[0].sudo().write({"res_id": order.id + 1})
+        with self.assertRaises(UserError):
+            entries[0]._confirm_reservation(order)
         self.assertEqual(order.loyalty_crm_points_spent, 120)
         self.assertEqual(order.loyalty_crm_points_earned, 44)
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
@@ -294,6 +302,8 @@ class TestPosRedemption(PosLoyaltyCase):
             ],
         )
         self.assertEqual(self.card.points, 395)
+        late = self._entries(old).filtered(lambda e: e.state == "posted")
+        self.assertEqual(set(late.mapped("res_model")), {"pos.order"})
 
     def test_cancelled_order_releases_its_points(self):
         uuid = str(uuid_lib.uuid4())
