@@ -1,0 +1,71 @@
+"""(4) Nightly jobs over the whole base: seconds and peak memory of each.
+
+Every job of loyalty_crm's scheduler (its ``ir.cron`` records, so the jobs other
+features add are measured too) runs in its own process; the process's peak RSS
+comes from ``os.wait4``. Each figure is the median of ``runs`` runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from .stats import median
+
+
+def jobs(registry, env_factory):
+    with env_factory(registry) as env:
+        env.cr.execute(
+            "SELECT d.module || '.' || d.name, c.cron_name"
+            "  FROM ir_model_data d JOIN ir_cron c ON c.id = d.res_id"
+            " WHERE d.model = 'ir.cron' AND d.module = 'loyalty_crm'"
+            " ORDER BY d.id"
+        )
+        return [
+            (xmlid, name.get("en_US") if isinstance(name, dict) else name)
+            for xmlid, name in env.cr.fetchall()
+        ]
+
+
+def run(registry, env_factory, conf, db, cwd, runs=3):
+    results = {}
+    for xmlid, name in jobs(registry, env_factory):
+        seconds, peaks, deltas, queries = [], [], [], []
+        for _run in range(runs):
+            result, peak_kb = _measure(conf, db, xmlid, cwd)
+            seconds.append(result["seconds"])
+            peaks.append(peak_kb / 1024.0)
+            deltas.append((peak_kb - result["rss_before_kb"]) / 1024.0)
+            queries.append(result["queries"])
+        results[xmlid.split(".", 1)[1]] = {
+            "name": name,
+            "seconds": round(median(seconds), 3),
+            "peak_rss_mb": round(median(peaks), 1),
+            "job_rss_mb": round(median(deltas), 1),
+            "queries": int(median(queries)),
+            "runs": runs,
+        }
+    return results
+
+
+def _measure(conf, db, xmlid, cwd):
+    """Run the child, return its JSON result and its peak RSS (KiB)."""
+    env = dict(os.environ)
+    errfile = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.job", conf, db, xmlid],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=errfile,
+    )
+    # read the output ourselves, then reap the child with wait4 for its rusage
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        errfile.seek(0)
+        raise RuntimeError(f"job {xmlid} failed:\n{errfile.read().decode()[-3000:]}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    return result, usage.ru_maxrss
