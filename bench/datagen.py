@@ -72,7 +72,9 @@ def setup(env):
             {
                 "name": "Bench product",
                 "default_code": "BENCH-POS",
-                "type": "consu",
+                # a service: no stock picking per order, so that what the
+                # loyalty programs cost is not hidden behind the stock moves
+                "type": "service",
                 "available_in_pos": True,
                 "list_price": PRODUCT_PRICE,
                 "taxes_id": [Command.clear()],
