@@ -13,3 +13,4 @@ from . import test_concurrency
 from . import test_ui
 from . import test_i18n
 from . import test_reliability
+from . import test_query_counts
