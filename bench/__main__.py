@@ -71,6 +71,7 @@ def main():
     }
     with environment(registry) as env:
         result["machine"] = machine(env)
+    result["machine"]["load_average_at_start"] = round(os.getloadavg()[0], 2)
     try:
         result["commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -141,6 +142,8 @@ def main():
             section = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
         section.setdefault("status", "ran")
         section["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        # the machine is shared: say how busy it was (1-minute load average)
+        section["load_average"] = round(os.getloadavg()[0], 2)
         result["sections"][name] = section
         print(json.dumps(section, indent=1, default=str), flush=True)
 

@@ -104,7 +104,8 @@ def table(result):
         f"loyalty_crm benchmark - {result['members']} members, "
         f"{data.get('ledger_entries')} ledger entries, {data.get('pos_orders')} POS "
         f"orders - {result['machine']['cpu']} x{result['machine']['cores']}, "
-        f"PostgreSQL {result['machine']['postgresql']}"
+        f"PostgreSQL {result['machine']['postgresql']}, load average "
+        f"{result['machine'].get('load_average_at_start')}"
     )
     lines = [("measure", "result", "detail", "target"), *rows(result)]
     widths = [max(len(str(line[i])) for line in lines) for i in range(4)]
