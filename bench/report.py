@@ -31,7 +31,8 @@ def rows(result):  # noqa: C901 - one block per section
                 (
                     f"(2) lookup by {kind}",
                     f"p50 {_fmt(k['p50_ms'], ' ms')}, p95 {_fmt(k['p95_ms'], ' ms')}",
-                    f"{k['queries_min']}-{k['queries_max']} queries",
+                    f"{k['queries_min']}-{k['queries_max']} queries, Odoo CPU p50 "
+                    f"{_fmt(k.get('cpu_p50_ms'), ' ms')}",
                     "p95 < 20 ms, <= 5 queries",
                 )
             )
