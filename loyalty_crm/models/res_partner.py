@@ -783,8 +783,9 @@ class ResPartner(models.Model):
     def _cron_recompute_tiers(self, batch_size=1000):
         """Nightly: upgrades and downgrades over the rolling window.
 
-        Members are handled per batch, the ORM cache emptied after each, so that
-        the job's memory stays flat whatever the size of the base.
+        Members are handled per batch (their spend too), the ORM cache emptied
+        after each, so that the job's memory stays flat whatever the size of the
+        base.
         """
         member_ids = self._search(
             [
@@ -792,11 +793,10 @@ class ResPartner(models.Model):
                 ("loyalty_card_id.program_id.tier_ids", "!=", False),
             ]
         ).get_result_ids()
-        spend = self._loyalty_tier_spend()
         history_ids = []
         for start in range(0, len(member_ids), batch_size):
             batch = self.browse(member_ids[start : start + batch_size])
-            history_ids += batch._loyalty_update_tiers(spend=spend).ids
+            history_ids += batch._loyalty_update_tiers().ids
             self.env.flush_all()
             self.env.invalidate_all()
         return self.env["loyalty.tier.history"].sudo().browse(history_ids)
