@@ -2,7 +2,7 @@
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint i18n clean-cache
+.PHONY: help setup run test lint i18n bench clean-cache
 
 help: ## Show this help
 	@echo "Targets:"
@@ -22,6 +22,9 @@ lint: ## ruff check, ruff format --check, pylint-odoo with OCA's mandatory check
 
 i18n: ## Re-export the translation template and merge it into i18n/ru.po
 	@$(ROOT)/scripts/i18n.sh
+
+bench: ## Benchmarks at scale in a throwaway database (BENCH_MEMBERS=10000, BENCH_SCALE=full)
+	@$(ROOT)/scripts/bench.sh
 
 clean-cache: ## Delete ~/.cache/loyalty_crm (Odoo source, venv, files) and the demo database
 	@$(ROOT)/scripts/clean-cache.sh

@@ -15,10 +15,12 @@ pylint_fmt=()
 [ -t 1 ] || pylint_fmt=(--output-format=text)
 
 failed=()
-say "ruff check $ADDON scripts"
-"${ruff[@]}" check --no-fix --config "$REPO_ROOT/ruff.toml" "$dir" "$REPO_ROOT/scripts" || failed+=("ruff check")
-say "ruff format --check $ADDON scripts"
-"${ruff[@]}" format --check --config "$REPO_ROOT/ruff.toml" "$dir" "$REPO_ROOT/scripts" || failed+=("ruff format (run: $VENV/bin/ruff format --config ruff.toml $ADDON)")
+bench=()
+[ -d "$REPO_ROOT/bench" ] && bench=("$REPO_ROOT/bench")
+say "ruff check $ADDON scripts ${bench[*]:+bench}"
+"${ruff[@]}" check --no-fix --config "$REPO_ROOT/ruff.toml" "$dir" "$REPO_ROOT/scripts" "${bench[@]}" || failed+=("ruff check")
+say "ruff format --check $ADDON scripts ${bench[*]:+bench}"
+"${ruff[@]}" format --check --config "$REPO_ROOT/ruff.toml" "$dir" "$REPO_ROOT/scripts" "${bench[@]}" || failed+=("ruff format (run: $VENV/bin/ruff format --config ruff.toml $ADDON)")
 say "pylint-odoo (OCA mandatory checks) $ADDON"
 "$VENV/bin/pylint" --rcfile="$REPO_ROOT/.pylintrc-mandatory" "${pylint_fmt[@]}" "$dir" || failed+=("pylint-odoo")
 

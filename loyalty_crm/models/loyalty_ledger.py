@@ -694,6 +694,9 @@ class LoyaltyLedger(models.Model):
             if self.env.context.get("loyalty_cron_commit"):
                 # a nightly job over the whole base: one transaction per batch
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+            # memory flat in the size of the base: forget the batch's records
+            self.env.flush_all()
+            self.env.invalidate_all()
         return len(expired)
 
     @api.model

@@ -780,15 +780,26 @@ class ResPartner(models.Model):
         return History.create(changes)
 
     @api.model
-    def _cron_recompute_tiers(self):
-        """Nightly: upgrades and downgrades over the rolling window."""
-        members = self.search(
+    def _cron_recompute_tiers(self, batch_size=1000):
+        """Nightly: upgrades and downgrades over the rolling window.
+
+        Members are handled per batch (their spend too), the ORM cache emptied
+        after each, so that the job's memory stays flat whatever the size of the
+        base.
+        """
+        member_ids = self._search(
             [
                 ("loyalty_is_member", "=", True),
                 ("loyalty_card_id.program_id.tier_ids", "!=", False),
             ]
-        )
-        return members._loyalty_update_tiers(spend=self._loyalty_tier_spend())
+        ).get_result_ids()
+        history_ids = []
+        for start in range(0, len(member_ids), batch_size):
+            batch = self.browse(member_ids[start : start + batch_size])
+            history_ids += batch._loyalty_update_tiers().ids
+            self.env.flush_all()
+            self.env.invalidate_all()
+        return self.env["loyalty.tier.history"].sudo().browse(history_ids)
 
     # ------------------------------------------------------------ actions
     def action_loyalty_enrol(self):

@@ -24,3 +24,5 @@ from . import test_pos
 from . import test_pos_ui
 from . import test_pos_concurrency
 from . import test_analytics
+from . import test_reliability
+from . import test_query_counts

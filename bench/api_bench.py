@@ -1,0 +1,377 @@
+"""(3) Accrual and redemption through the HTTP API, and the API soak run.
+
+Written against the contract (``POST /api/loyalty/v1/accruals`` and
+``/redemptions``, ``Authorization: Bearer <API key>`` of a user in
+``loyalty_crm.group_loyalty_api``). A real ``odoo-bin`` serves the database
+with prefork workers on a free local port, so concurrency is real. Clients are
+threads, each with its own keep-alive connection; a request refused for a
+transient reason (503, 409 other than an idempotency conflict, a dropped
+connection) is retried with the same idempotency key and counted as a retry.
+
+After each case every card involved must hold SUM(ledger) = balance >= 0
+(an "overdraft" otherwise); after the soak run, every card of the base.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+from .stats import median, percentile
+
+API_GROUP = "loyalty_crm.group_loyalty_api"
+BASE = "/api/loyalty/v1"
+RETRY_STATUSES = {409, 429, 502, 503, 504}
+ODOO_BIN = os.path.join(os.environ.get("ODOO_DIR", ""), "odoo-bin")
+
+
+class NotAvailable(Exception):
+    pass
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api_key(registry, env_factory):
+    """A user in the API group and an API key of it (raises NotAvailable)."""
+    with env_factory(registry, commit=True) as env:
+        group = env.ref(API_GROUP, raise_if_not_found=False)
+        if not group:
+            raise NotAvailable(f"group {API_GROUP} does not exist (API not installed)")
+        user = env["res.users"].search([("login", "=", "bench_api")], limit=1)
+        if not user:
+            user = env["res.users"].create(
+                {
+                    "name": "Bench API client",
+                    "login": "bench_api",
+                    "groups_id": [
+                        (4, env.ref("base.group_user").id),
+                        (4, group.id),
+                    ],
+                }
+            )
+        expiry = datetime.datetime.now() + datetime.timedelta(days=1)
+        return (
+            env["res.users.apikeys"]
+            .with_user(user)
+            .sudo()
+            ._generate(None, "bench", expiry)
+        )
+
+
+class Server:
+    """odoo-bin with prefork workers on a free port, for the duration of a block."""
+
+    def __init__(self, conf, db, workers=4):
+        self.conf, self.db, self.workers = conf, db, workers
+        self.port = _free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-odoo-", suffix=".log")
+        self.proc = None
+
+    def __enter__(self):
+        odoo_bin = ODOO_BIN if os.path.exists(ODOO_BIN) else None
+        if not odoo_bin:
+            import odoo
+
+            odoo_bin = os.path.join(
+                os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin"
+            )
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                odoo_bin,
+                "-c",
+                self.conf,
+                "-d",
+                self.db,
+                f"--http-port={self.port}",
+                "--http-interface=127.0.0.1",
+                f"--workers={self.workers}",
+                "--max-cron-threads=0",
+                "--limit-time-real=600",
+                "--limit-time-cpu=600",
+                "--limit-request=100000",
+                "--log-level=warn",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"odoo-bin exited: {self.tail()}")
+            try:
+                status, _body = self.request("GET", "/web/health")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"odoo-bin did not answer in time: {self.tail()}")
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def tail(self):
+        self.log.flush()
+        with open(self.log.name, "rb") as f:
+            return f.read()[-3000:].decode(errors="replace")
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            conn.request(
+                method,
+                path,
+                body=json.dumps(body) if body is not None else None,
+                headers=headers or {},
+            )
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, data
+        finally:
+            if own:
+                conn.close()
+
+
+class Client:
+    def __init__(self, server, key):
+        self.server = server
+        self.headers = {
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+        }
+        self.conn = None
+
+    def post(self, path, body, stats):
+        """POST with retries; returns (status, json)."""
+        for attempt in range(8):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.server.port, timeout=120
+                )
+            t0 = time.perf_counter()
+            try:
+                status, data = self.server.request(
+                    "POST", BASE + path, body, self.headers, conn=self.conn
+                )
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                stats["retries"] += 1
+                continue
+            stats["latencies"].append((time.perf_counter() - t0) * 1000.0)
+            try:
+                payload = json.loads(data or b"{}")
+            except ValueError:
+                payload = {}
+            code = (payload.get("error") or {}).get("code", "")
+            if status in RETRY_STATUSES and code != "idempotency_conflict":
+                stats["retries"] += 1
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+                continue
+            stats["statuses"][status] = stats["statuses"].get(status, 0) + 1
+            if status >= 500:
+                stats["errors"].append(data[:300].decode(errors="replace"))
+            return status, payload
+        stats["gave_up"] += 1
+        return None, {}
+
+
+def _new_stats():
+    return {"latencies": [], "statuses": {}, "retries": 0, "gave_up": 0, "errors": []}
+
+
+def _merge(all_stats):
+    merged = _new_stats()
+    for s in all_stats:
+        merged["latencies"] += s["latencies"]
+        merged["retries"] += s["retries"]
+        merged["gave_up"] += s["gave_up"]
+        merged["errors"] += s["errors"]
+        for k, v in s["statuses"].items():
+            merged["statuses"][k] = merged["statuses"].get(k, 0) + v
+    return merged
+
+
+def _parallel(server, key, clients, work):
+    """``work(client, index, stats)`` in ``clients`` threads; returns stats and s."""
+    stats = [_new_stats() for _i in range(clients)]
+    barrier = threading.Barrier(clients)
+
+    def run(i):
+        client = Client(server, key)
+        barrier.wait()
+        work(client, i, stats[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return _merge(stats), time.perf_counter() - t0
+
+
+def overdrafts(registry, env_factory, card_ids=None):
+    """Cards whose balance differs from their ledger or is negative."""
+    with env_factory(registry) as env:
+        mismatches = env["loyalty.ledger"]._loyalty_find_mismatches()
+        bad = {card_id for card_id, _p, _t in mismatches}
+        env.cr.execute("SELECT id FROM loyalty_card WHERE is_bonus_card AND points < 0")
+        bad |= {row[0] for row in env.cr.fetchall()}
+    if card_ids is not None:
+        bad &= set(card_ids)
+    return len(bad)
+
+
+def _cards(registry, env_factory, count):
+    with env_factory(registry) as env:
+        env.cr.execute(
+            "SELECT c.id, c.code, c.points FROM loyalty_card c"
+            "  JOIN res_partner p ON p.id = c.partner_id"
+            " WHERE c.is_bonus_card AND c.loyalty_state = 'active'"
+            "   AND p.loyalty_referral_code LIKE 'BM%%'"
+            " ORDER BY c.id DESC LIMIT %s",
+            [count],
+        )
+        return env.cr.fetchall()
+
+
+def _summary(stats, seconds, bad):
+    n = len(stats["latencies"])
+    return {
+        "requests": n,
+        "seconds": round(seconds, 2),
+        "requests_per_second": round(n / seconds, 1) if seconds else None,
+        "p50_ms": round(percentile(stats["latencies"], 50) or 0, 1),
+        "p95_ms": round(percentile(stats["latencies"], 95) or 0, 1),
+        "statuses": {str(k): v for k, v in sorted(stats["statuses"].items())},
+        "retries": stats["retries"],
+        "gave_up": stats["gave_up"],
+        "server_errors": stats["errors"][:3],
+        "overdrafts": bad,
+    }
+
+
+def _accrual(code, run):
+    return {
+        "card": code,
+        "amount": round(random.uniform(50, 2000), 2),
+        "idempotency_key": f"bench-{run}-{uuid.uuid4()}",
+        "reference": "bench",
+    }
+
+
+def _redemption(code, run, points=5.0):
+    return {
+        "card": code,
+        "points": points,
+        "order_amount": 100.0,
+        "idempotency_key": f"bench-{run}-{uuid.uuid4()}",
+    }
+
+
+def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=3):
+    try:
+        key = api_key(registry, env_factory)
+    except NotAvailable as error:
+        return {"status": "not available", "reason": str(error)}
+    cards = _cards(registry, env_factory, clients * 20 + 1)
+    one = cards[0]
+    distinct = cards[1:]
+    per_client = max(requests_per_case // clients, 1)
+    result = {}
+    with Server(conf, db) as server:
+        status, _body = server.request("GET", BASE + "/openapi.json")
+        if status == 404:
+            return {"status": "not available", "reason": f"{BASE} is not served"}
+        cases = {
+            "accrual, distinct cards": ("/accruals", False),
+            "accrual, one card": ("/accruals", True),
+            "redemption, distinct cards": ("/redemptions", False),
+            "redemption, one card": ("/redemptions", True),
+        }
+        for name, (path, single) in cases.items():
+            summaries = []
+            for r in range(runs):
+                tag = f"{name[:3]}{r}"
+
+                def work(client, i, stats, path=path, single=single, tag=tag):
+                    mine = [one] if single else distinct[i::clients]
+                    for j in range(per_client):
+                        code = mine[j % len(mine)][1]
+                        body = (
+                            _accrual(code, tag)
+                            if path == "/accruals"
+                            else _redemption(code, tag)
+                        )
+                        client.post(path, body, stats)
+
+                stats, seconds = _parallel(server, key, clients, work)
+                ids = [one[0]] if single else [c[0] for c in distinct]
+                summaries.append(
+                    _summary(stats, seconds, overdrafts(registry, env_factory, ids))
+                )
+            best = sorted(summaries, key=lambda s: s["requests_per_second"] or 0)
+            mid = best[len(best) // 2]
+            mid["requests_per_second_runs"] = [
+                s["requests_per_second"] for s in summaries
+            ]
+            mid["p95_ms"] = round(median([s["p95_ms"] for s in summaries]), 1)
+            mid["overdrafts"] = max(s["overdrafts"] for s in summaries)
+            result[name] = mid
+    return result
+
+
+def soak(registry, env_factory, conf, db, clients=8, total=20000):
+    try:
+        key = api_key(registry, env_factory)
+    except NotAvailable as error:
+        return {"status": "not available", "reason": str(error)}
+    cards = _cards(registry, env_factory, 1000)
+    per_client = max(total // clients, 1)
+    with Server(conf, db) as server:
+        status, _body = server.request("GET", BASE + "/openapi.json")
+        if status == 404:
+            return {"status": "not available", "reason": f"{BASE} is not served"}
+
+        def work(client, i, stats):
+            rnd = random.Random(i)
+            for _j in range(per_client):
+                code = rnd.choice(cards)[1]
+                if rnd.random() < 0.7:
+                    client.post("/accruals", _accrual(code, "soak"), stats)
+                else:
+                    client.post(
+                        "/redemptions",
+                        _redemption(code, "soak", rnd.choice([1.0, 5.0, 20.0])),
+                        stats,
+                    )
+
+        stats, seconds = _parallel(server, key, clients, work)
+    summary = _summary(stats, seconds, overdrafts(registry, env_factory))
+    with env_factory(registry) as env:
+        summary["mismatches"] = len(env["loyalty.ledger"]._loyalty_find_mismatches())
+    return summary

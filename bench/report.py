@@ -1,0 +1,120 @@
+"""The printed table of a result."""
+
+
+def _fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}{unit}"
+    return f"{value}{unit}"
+
+
+def rows(result):  # noqa: C901 - one block per section
+    s = result["sections"]
+    out = []
+
+    def status(name):
+        sec = s.get(name, {})
+        if sec.get("status") != "ran":
+            detail = sec.get("reason") or sec.get("error", "")
+            if len(detail) > 70:
+                detail = detail[:67] + "..."
+            out.append((name, sec.get("status", "-"), detail, ""))
+            return None
+        return sec
+
+    sec = status("lookup")
+    if sec:
+        for kind in ("phone", "card"):
+            k = sec[kind]
+            out.append(
+                (
+                    f"(2) lookup by {kind}",
+                    f"p50 {_fmt(k['p50_ms'], ' ms')}, p95 {_fmt(k['p95_ms'], ' ms')}",
+                    f"{k['queries_min']}-{k['queries_max']} queries, Odoo CPU p50 "
+                    f"{_fmt(k.get('cpu_p50_ms'), ' ms')}",
+                    "p95 < 20 ms, <= 5 queries",
+                )
+            )
+    sec = status("crons")
+    if sec:
+        for job, k in sec.items():
+            if not isinstance(k, dict):
+                continue
+            out.append(
+                (
+                    f"(4) {job}",
+                    f"{_fmt(k['seconds'], ' s')}",
+                    f"peak RSS {_fmt(k['peak_rss_mb'], ' MB')}",
+                    "< 60 s, < 1 GB",
+                )
+            )
+    sec = status("pos")
+    if sec:
+        out.append(
+            (
+                f"(1) POS sync {sec['orders']} orders",
+                f"ours {_fmt(sec['ours_ms_per_order'], ' ms')}/order, "
+                f"native {_fmt(sec['native_ms_per_order'], ' ms')}/order",
+                f"ratio {_fmt(sec['ratio'])}",
+                "ratio <= 1.2",
+            )
+        )
+    sec = status("api")
+    if sec:
+        for case, k in sec.items():
+            if not isinstance(k, dict):
+                continue
+            out.append(
+                (
+                    f"(3) API {case}",
+                    _fmt(k["requests_per_second"], " req/s")
+                    + f", p95 {_fmt(k['p95_ms'], ' ms')}",
+                    f"retries {k['retries']}, overdrafts {k['overdrafts']}",
+                    "0 overdrafts",
+                )
+            )
+    sec = status("soak")
+    if sec:
+        out.append(
+            (
+                f"soak {sec['requests']} API requests",
+                f"{_fmt(sec['requests_per_second'], ' req/s')}",
+                f"cards off their ledger: {sec['mismatches']}",
+                "0",
+            )
+        )
+    sec = status("kpi")
+    if sec:
+        for label, k in sec.items():
+            if isinstance(k, dict):
+                out.append(
+                    (
+                        f"(5) {label}",
+                        _fmt(k["seconds"], " s"),
+                        k["entry_point"],
+                        "< 2 s",
+                    )
+                )
+    return out
+
+
+def table(result):
+    data = result.get("data", {})
+    head = (
+        f"loyalty_crm benchmark - {result['members']} members, "
+        f"{data.get('ledger_entries')} ledger entries, {data.get('pos_orders')} POS "
+        f"orders - {result['machine']['cpu']} x{result['machine']['cores']}, "
+        f"PostgreSQL {result['machine']['postgresql']}, load average "
+        f"{result['machine'].get('load_average_at_start')}"
+    )
+    lines = [("measure", "result", "detail", "target"), *rows(result)]
+    widths = [max(len(str(line[i])) for line in lines) for i in range(4)]
+    text = [head, ""]
+    for i, line in enumerate(lines):
+        text.append(
+            "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True))
+        )
+        if i == 0:
+            text.append("  ".join("-" * w for w in widths))
+    return "\n".join(text)
