@@ -1,9 +1,13 @@
 """(5) KPI dashboard and segment count at full size: seconds to open.
 
-The dashboards and segments are built in other branches; their entry points are
-listed below and called when they exist (``hasattr``). Anything missing is
-reported as "not available", never timed with a stand-in.
-``BENCH_KPI=model:method[,model:method]`` adds or replaces entry points.
+What a manager's browser makes the server do:
+- "dashboard": open *Loyalty → Reporting → Dashboard* — a new ``loyalty.dashboard``
+  on its default period (the last three months) and every field of its form read
+  (KPIs, tiers, stores, portrait, payback);
+- "dashboard, 12 months": the same on the last twelve months;
+- "segment count": a segment (women 25-45 with a balance of at least 100 points who
+  bought within 90 days) created and its member count read, as its form does.
+``BENCH_KPI=model:method[,model:method]`` times extra api.model methods.
 """
 
 import os
@@ -11,57 +15,74 @@ import time
 
 from .stats import median
 
-# (label, model, method): called with no argument on the model (api.model), or,
-# for a method of a record, on every record of the model (e.g. a segment count).
-ENTRY_POINTS = [
-    ("dashboard", "loyalty.dashboard", "get_dashboard_data"),
-    ("dashboard", "loyalty.dashboard", "_get_kpis"),
-    ("dashboard", "loyalty.kpi", "get_kpis"),
-    ("dashboard", "loyalty.program", "action_loyalty_dashboard"),
-    ("segment count", "loyalty.segment", "_compute_member_count"),
-    ("segment count", "loyalty.segment", "action_refresh"),
+
+def _open_dashboard(env, period=None):
+    Dashboard = env["loyalty.dashboard"]
+    vals = {}
+    if period:
+        date_from, date_to = Dashboard._period_dates(period)
+        vals = {"period": period, "date_from": date_from, "date_to": date_to}
+    Dashboard.create(vals).read(list(Dashboard._fields))
+
+
+def _segment_count(env):
+    segment = env["loyalty.segment"].create(
+        {
+            "name": "bench",
+            "gender": "female",
+            "age_min": 25,
+            "age_max": 45,
+            "balance_min": 100,
+            "bought_within_days": 90,
+        }
+    )
+    segment.read(["member_count"])
+
+
+SCENARIOS = [
+    ("dashboard", "loyalty.dashboard", lambda env: _open_dashboard(env)),
+    (
+        "dashboard, 12 months",
+        "loyalty.dashboard",
+        lambda env: _open_dashboard(env, "last_12"),
+    ),
+    ("segment count", "loyalty.segment", _segment_count),
 ]
 
 
-def entry_points():
-    extra = os.environ.get("BENCH_KPI", "")
-    points = [
-        ("custom", *item.split(":", 1)) for item in extra.split(",") if ":" in item
+def scenarios():
+    extra = [
+        ("custom " + item, item.split(":", 1)[0], _method(*item.split(":", 1)))
+        for item in os.environ.get("BENCH_KPI", "").split(",")
+        if ":" in item
     ]
-    return points or ENTRY_POINTS
+    return SCENARIOS + extra
+
+
+def _method(model, method):
+    return lambda env: getattr(env[model], method)()
 
 
 def run(registry, env_factory, runs=3):
-    found = {}
     with env_factory(registry) as env:
-        for label, model, method in entry_points():
-            if label in found or model not in env:
-                continue
-            if hasattr(env[model], method):
-                found[label] = (model, method)
-    if not found:
+        available = [s for s in scenarios() if s[1] in env]
+    if not available:
         return {
             "status": "not available",
-            "reason": "no KPI dashboard or segment entry point in this database "
-            "(looked for: "
-            + ", ".join(f"{m}.{f}" for _l, m, f in entry_points())
-            + ")",
+            "reason": "no KPI dashboard or segment model in this database",
         }
     result = {}
-    for label, (model, method) in found.items():
+    for label, _model, call in available:
         times = []
         for _run in range(runs):
             with env_factory(registry) as env:
                 env.invalidate_all()
-                records = env[model]
-                if method.startswith("_compute") or method.startswith("action_refresh"):
-                    records = records.search([])
                 t0 = time.perf_counter()
-                getattr(records, method)()
+                call(env)
                 env.flush_all()
                 times.append(time.perf_counter() - t0)
         result[label] = {
-            "entry_point": f"{model}.{method}",
+            "entry_point": _model,
             "seconds": round(median(times), 3),
             "runs": runs,
         }
