@@ -1,7 +1,8 @@
 """What marketing knows of a member: RFM scores, activity, preferred categories,
 and the acquisition channel recorded at enrolment."""
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 # Confirmed purchases of every channel: (partner_id, date, amount, category lines).
@@ -105,7 +106,12 @@ class ResPartner(models.Model):
     def _search_loyalty_days_since_purchase(self, operator, value):
         """``days since >= N`` means a last purchase on or before today - N."""
         if operator not in ("<", "<=", ">", ">=", "=") or not isinstance(value, int):
-            raise NotImplementedError(operator)
+            raise UserError(
+                _(
+                    "Days since the last purchase can only be compared (<, <=, >, "
+                    ">=, =) with a whole number of days."
+                )
+            )
         today = fields.Date.context_today(self)
         date = fields.Date.subtract(today, days=value)
         flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}[operator]

@@ -517,6 +517,12 @@ class TestSegmentsAndAcquisition(CampaignCase):
         self.assertEqual(members(rfm_monetary_min="5"), women)
         self.assertEqual(members(bought_within_days=30), women)
         self.assertEqual(members(inactive_days=100), man)
+        Partner = self.env["res.partner"]
+        self.assertEqual(
+            Partner.search(fans + [("loyalty_days_since_purchase", ">=", 100)]), man
+        )
+        with self.assertRaisesRegex(UserError, "whole number of days"):
+            Partner.search([("loyalty_days_since_purchase", ">=", "many")])
         self.assertEqual(members(purchase_count_min=2, purchase_period="30"), women)
         self.assertEqual(members(category_ids=self.product.categ_id.ids), women)
         self.assertEqual(members(balance_min=1), women | man)  # welcome points
