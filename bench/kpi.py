@@ -95,6 +95,7 @@ def run(registry, env_factory, runs=3):
         result[label] = {
             "entry_point": _model,
             "seconds": round(median(times), 3),
+            "runs_seconds": [round(t, 3) for t in times],
             "runs": runs,
         }
         if value is not None:
