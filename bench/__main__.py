@@ -118,6 +118,7 @@ def main():
             args.db,
             clients=args.api_clients,
             requests_per_case=args.api_requests,
+            runs=args.runs,
         ),
         "soak": lambda: api_bench.soak(
             registry,

@@ -6,7 +6,8 @@ What a manager's browser makes the server do:
   (KPIs, tiers, stores, portrait, payback);
 - "dashboard, 12 months": the same on the last twelve months;
 - "segment count": a segment (women 25-45 with a balance of at least 100 points who
-  bought within 90 days) created and its member count read, as its form does.
+  bought within 180 days: the generated POS orders are 120 to 190 days old) created
+  and its member count read, as its form does.
 ``BENCH_KPI=model:method[,model:method]`` times extra api.model methods.
 """
 
@@ -33,10 +34,10 @@ def _segment_count(env):
             "age_min": 25,
             "age_max": 45,
             "balance_min": 100,
-            "bought_within_days": 90,
+            "bought_within_days": 180,
         }
     )
-    segment.read(["member_count"])
+    return segment.read(["member_count"])[0]["member_count"]
 
 
 SCENARIOS = [
@@ -72,18 +73,31 @@ def run(registry, env_factory, runs=3):
             "reason": "no KPI dashboard or segment model in this database",
         }
     result = {}
+    with env_factory(registry, commit=True) as env:
+        # segments filter on the purchase statistics the nightly RFM job keeps
+        # on each member (last purchase, counts, spend): on generated data,
+        # run it once first, as the night before would have
+        if "loyalty_last_purchase_date" in env["res.partner"]._fields and not env[
+            "res.partner"
+        ].search_count([("loyalty_last_purchase_date", "!=", False)], limit=1):
+            t0 = time.perf_counter()
+            env["res.partner"]._cron_compute_rfm()
+            result["rfm_job_run_first_seconds"] = round(time.perf_counter() - t0, 2)
     for label, _model, call in available:
         times = []
         for _run in range(runs):
             with env_factory(registry) as env:
                 env.invalidate_all()
                 t0 = time.perf_counter()
-                call(env)
+                value = call(env)
                 env.flush_all()
                 times.append(time.perf_counter() - t0)
         result[label] = {
             "entry_point": _model,
             "seconds": round(median(times), 3),
+            "runs_seconds": [round(t, 3) for t in times],
             "runs": runs,
         }
+        if value is not None:
+            result[label]["value"] = value
     return result

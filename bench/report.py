@@ -56,14 +56,16 @@ def rows(result):  # noqa: C901 - one block per section
                 f"(1) POS sync {sec['orders']} orders",
                 f"ours {_fmt(sec['ours_ms_per_order'], ' ms')}/order, "
                 f"native {_fmt(sec['native_ms_per_order'], ' ms')}/order",
-                f"ratio {_fmt(sec['ratio'])}",
+                f"ratio {_fmt(sec['ratio'])}; bonus entries ours "
+                f"{sec['bonus_points']['ours']['ledger_entries']}, native "
+                f"{sec['bonus_points']['native']['ledger_entries']}",
                 "ratio <= 1.2",
             )
         )
     sec = status("api")
     if sec:
         for case, k in sec.items():
-            if not isinstance(k, dict):
+            if not isinstance(k, dict) or "requests_per_second" not in k:
                 continue
             out.append(
                 (

@@ -8,6 +8,7 @@
 #   BENCH_SECTIONS        comma-separated: lookup,crons,pos,api,soak,kpi (default all)
 #   BENCH_RUNS=3          runs per measurement (the median is reported)
 #   BENCH_POS_ORDERS=1000 orders per POS sync run
+#   BENCH_API_REQUESTS=400 requests per API case and run (8 clients)
 #   BENCH_SOAK=20000      requests of the API soak run
 #   BENCH_OUT             result file (default bench/results/<date>-<members>.json)
 #   BENCH_DB              database name (default: a new unique name, dropped at the end)
@@ -63,4 +64,5 @@ PYTHONPATH="$ODOO_DIR${PYTHONPATH:+:$PYTHONPATH}" nice -n "${BENCH_NICE:-10}" \
     --runs "${BENCH_RUNS:-3}" \
     --pos-orders "${BENCH_POS_ORDERS:-1000}" \
     --soak "${BENCH_SOAK:-20000}" \
+    --api-requests "${BENCH_API_REQUESTS:-400}" \
     ${BENCH_OUT:+--out "$BENCH_OUT"}
