@@ -620,8 +620,9 @@ class LoyaltyLedger(models.Model):
                            l.points + COALESCE(x.expired, 0) AS points
                       FROM loyalty_ledger l
                  LEFT JOIN (SELECT counterpart_id, SUM(points) AS expired
-                              FROM loyalty_ledger
+                              FROM loyalty_ledger l
                              WHERE entry_type = 'expiry' AND counterpart_id IS NOT NULL
+                                   %(card_filter)s
                           GROUP BY counterpart_id) x ON x.counterpart_id = l.id
                      WHERE l.points > 0 AND l.state IN %(counted)s %(card_filter)s
                 ), spent AS (
