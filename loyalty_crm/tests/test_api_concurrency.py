@@ -6,7 +6,6 @@ here, on the code the controllers call.)
 """
 
 import random
-import threading
 
 from odoo import SUPERUSER_ID, api
 from odoo.api import Transaction
@@ -16,6 +15,7 @@ from odoo.tests.common import BaseCase, get_db_name
 from odoo.tools import mute_logger
 
 from ..services.api import ApiError, run_with_retries
+from .concurrency import delete_members, run_together
 
 
 @tagged("post_install", "-at_install")
@@ -66,19 +66,7 @@ class TestApiConcurrency(BaseCase):
                 "AND idempotency_key LIKE 'conc-%%'",
                 [self.api_uid],
             )
-            if self.partner_ids:
-                ids = tuple(self.partner_ids)
-                cr.execute("SELECT id FROM loyalty_card WHERE partner_id IN %s", [ids])
-                card_ids = tuple(r[0] for r in cr.fetchall()) or (0,)
-                cr.execute("DELETE FROM loyalty_ledger WHERE card_id IN %s", [card_ids])
-                cr.execute("DELETE FROM loyalty_consent WHERE partner_id IN %s", [ids])
-                cr.execute("DELETE FROM loyalty_card WHERE id IN %s", [card_ids])
-                cr.execute(
-                    "DELETE FROM mail_message WHERE model IN ('res.partner', "
-                    "'loyalty.card') AND res_id IN %s",
-                    [ids + card_ids],
-                )
-                cr.execute("DELETE FROM res_partner WHERE id IN %s", [ids])
+            delete_members(cr, self.partner_ids)
 
     def _committed_member(self, points):
         phone = "+7916" + "".join(random.choice("0123456789") for _i in range(7))
@@ -106,25 +94,10 @@ class TestApiConcurrency(BaseCase):
 
     @mute_logger("odoo.sql_db")
     def _run_parallel(self, bodies, operation):
-        barrier = threading.Barrier(len(bodies))
-        outcomes = []
-        lock = threading.Lock()
-
-        def run(body):
-            with self.registry.cursor() as cr:
-                env = self._env(cr)
-                barrier.wait(timeout=60)
-                outcome = self._call(env, operation, body)
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=run, args=(b,)) for b in bodies]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=180)
-        self.assertEqual(len(outcomes), len(bodies), "a thread did not finish")
-        return outcomes
+        jobs = [
+            lambda env, body=body: self._call(env, operation, body) for body in bodies
+        ]
+        return run_together(self.registry, jobs, self._env, timeout=180)
 
     def _balance(self, card_id):
         with self.registry.cursor() as cr:

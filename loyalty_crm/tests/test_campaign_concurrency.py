@@ -5,7 +5,6 @@ its data is removed again in the cleanup.
 """
 
 import random
-import threading
 import time
 from datetime import timedelta
 
@@ -21,6 +20,8 @@ from odoo.service.model import (
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 from odoo.tools import mute_logger
+
+from .concurrency import delete_members, run_together
 
 
 @tagged("post_install", "-at_install")
@@ -77,18 +78,7 @@ class TestCampaignConcurrency(BaseCase):
                 )
                 cr.execute("DELETE FROM utm_campaign WHERE id = %s", [utm_id])
             if self.partner_id:
-                ids = (self.partner_id,)
-                cr.execute("SELECT id FROM loyalty_card WHERE partner_id IN %s", [ids])
-                card_ids = tuple(r[0] for r in cr.fetchall()) or (0,)
-                cr.execute("DELETE FROM loyalty_ledger WHERE card_id IN %s", [card_ids])
-                cr.execute("DELETE FROM loyalty_consent WHERE partner_id IN %s", [ids])
-                cr.execute("DELETE FROM loyalty_card WHERE id IN %s", [card_ids])
-                cr.execute(
-                    "DELETE FROM mail_message WHERE model IN ('res.partner', "
-                    "'loyalty.card') AND res_id IN %s",
-                    [ids + card_ids],
-                )
-                cr.execute("DELETE FROM res_partner WHERE id IN %s", [ids])
+                delete_members(cr, [self.partner_id])
 
     def _setup(self):
         phone = "+7916" + "".join(random.choice("0123456789") for _i in range(7))
@@ -152,23 +142,7 @@ class TestCampaignConcurrency(BaseCase):
     def test_parallel_crons_send_one_message(self):
         self._setup()
         self.addCleanup(self._drop_segment)
-        barrier = threading.Barrier(4)
-        outcomes = []
-        lock = threading.Lock()
-
-        def run():
-            with self.registry.cursor() as cr:
-                env = self._env(cr)
-                barrier.wait(timeout=60)
-                outcome = self._run_cron(env)
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=run) for _i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        outcomes = run_together(self.registry, [self._run_cron] * 4, self._env)
         self.assertEqual(outcomes, ["ok"] * 4)
         with self.registry.cursor() as cr:
             cr.execute(

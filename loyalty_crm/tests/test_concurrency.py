@@ -24,6 +24,8 @@ from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 from odoo.tools import mute_logger
 
+from .concurrency import delete_members, run_together
+
 
 @tagged("post_install", "-at_install")
 class TestConcurrency(BaseCase):
@@ -48,19 +50,7 @@ class TestConcurrency(BaseCase):
         if not self.partner_ids:
             return
         with self.registry.cursor() as cr:
-            ids = tuple(self.partner_ids)
-            cr.execute("SELECT id FROM loyalty_card WHERE partner_id IN %s", [ids])
-            card_ids = tuple(r[0] for r in cr.fetchall()) or (0,)
-            cr.execute("DELETE FROM loyalty_ledger WHERE card_id IN %s", [card_ids])
-            cr.execute("DELETE FROM loyalty_consent WHERE partner_id IN %s", [ids])
-            cr.execute("DELETE FROM loyalty_card WHERE id IN %s", [card_ids])
-            cr.execute(
-                "DELETE FROM mail_message WHERE model IN ('res.partner', "
-                "'loyalty.card') "
-                "AND res_id IN %s",
-                [ids + card_ids],
-            )
-            cr.execute("DELETE FROM res_partner WHERE id IN %s", [ids])
+            delete_members(cr, self.partner_ids)
 
     @staticmethod
     def _phone():
@@ -112,25 +102,8 @@ class TestConcurrency(BaseCase):
     @mute_logger("odoo.sql_db")
     def _run_parallel(self, count, work):
         """Run ``work(env)`` in ``count`` threads started together, one cursor each."""
-        barrier = threading.Barrier(count)
-        outcomes = []
-        lock = threading.Lock()
-
-        def run():
-            with self.registry.cursor() as cr:
-                env = self._env(cr)
-                barrier.wait(timeout=60)
-                outcome = self._retrying(work, env)
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=run) for _i in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        self.assertEqual(len(outcomes), count, "a thread did not finish")
-        return outcomes
+        jobs = [lambda env: self._retrying(work, env)] * count
+        return run_together(self.registry, jobs, self._env)
 
     def _card_state(self, card_id):
         with self.registry.cursor() as cr:

@@ -5,7 +5,6 @@ what they committed in the cleanup.
 """
 
 import random
-import threading
 import time
 import uuid as uuid_lib
 
@@ -23,6 +22,7 @@ from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 from odoo.tools import mute_logger
 
+from .concurrency import run_together
 from .pos_common import open_shop, order_payload
 
 
@@ -127,25 +127,10 @@ class TestPosConcurrency(BaseCase):
 
     @mute_logger("odoo.sql_db", "odoo.addons.point_of_sale.models.pos_order")
     def _run_parallel(self, works):
-        barrier = threading.Barrier(len(works))
-        outcomes = []
-        lock = threading.Lock()
-
-        def run(work):
-            with self.registry.cursor() as cr:
-                env = self._env(cr, self.ids["user"])
-                barrier.wait(timeout=60)
-                outcome = self._retrying(work, env)
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=run, args=(work,)) for work in works]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        self.assertEqual(len(outcomes), len(works), "a thread did not finish")
-        return outcomes
+        jobs = [lambda env, work=work: self._retrying(work, env) for work in works]
+        return run_together(
+            self.registry, jobs, lambda cr: self._env(cr, self.ids["user"])
+        )
 
     def _card(self):
         with self.registry.cursor() as cr:
