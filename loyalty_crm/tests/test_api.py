@@ -6,7 +6,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..controllers import api as api_controller
-from ..services.api import OPERATIONS, LoyaltyApi
+from ..models.loyalty_api import OPERATIONS, LoyaltyApi
 from .api_common import BASE, ApiCase
 
 
@@ -644,7 +644,7 @@ class TestApi(ApiCase):
 
     def test_hot_paths_query_counts(self):
         """Lookup, accrual and redemption stay O(1) in the size of the data."""
-        service = LoyaltyApi(self.env, self.api_user.id)
+        service = self.env["loyalty.api"]._for_user(self.api_user.id)
         code = self.card.code
         calls = [
             ("lookup", {}, {"card": code}, None, 5),

@@ -14,7 +14,7 @@ from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
 from odoo.tools import mute_logger
 
-from ..services.api import ApiError, run_with_retries
+from ..models.loyalty_api import ApiError, run_with_retries
 from .concurrency import delete_members, run_together
 
 

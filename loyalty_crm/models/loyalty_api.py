@@ -1,12 +1,17 @@
-"""The HTTP API's service layer: validation, idempotency and the operations.
+"""The HTTP API's operations: validation, idempotency and the operations.
 
-The controllers (``controllers/api.py``) only turn an HTTP request into a call
-of :meth:`LoyaltyApi.handle` and its result (or :class:`ApiError`) into a JSON
-response; everything else lives here, so that the same code can be driven from
-threads with their own cursors (concurrency tests, benchmarks).
+``loyalty.api`` is an AbstractModel: another addon extends an operation with
+``_inherit = "loyalty.api"`` and ``super()``, or adds one (a ``_validate_<name>``
+and a ``<name>`` method, a row in :data:`OPERATIONS` and its route, which the
+controller builds from that row). The controllers (``controllers/api.py``) only
+turn an HTTP request into a call of :meth:`LoyaltyApi.handle` and its result (or
+:class:`ApiError`) into a JSON response; everything else lives here, so that the
+same code can be driven from threads with their own cursors (concurrency tests,
+benchmarks).
 
-The contract is ``API.md`` (v1); :data:`OPERATIONS` lists every route with the
-statuses it may answer, and :func:`openapi_document` describes them.
+The contract is ``API.md`` (v1); :data:`OPERATIONS` is the one route table: the
+controller declares its routes from it and :func:`openapi_document` describes
+them.
 """
 
 import datetime
@@ -20,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 import psycopg2
 
-from odoo import _, fields
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL
@@ -254,7 +259,9 @@ def run_with_retries(env, uid, operation, args, query, body):
     """
     for attempt in range(MAX_CONCURRENCY_RETRIES):
         try:
-            return LoyaltyApi(env, uid).handle(operation, args, query, body)
+            return (
+                env["loyalty.api"]._for_user(uid).handle(operation, args, query, body)
+            )
         except psycopg2.OperationalError as error:
             if (
                 error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
@@ -267,31 +274,65 @@ def run_with_retries(env, uid, operation, args, query, body):
 
 
 # ---------------------------------------------------------------- operations
-class LoyaltyApi:
-    """What one API user may do; every method takes validated input."""
+class LoyaltyApi(models.AbstractModel):
+    """What one API user may do; every method takes validated input.
 
-    def __init__(self, env, uid):
+    Nothing here is callable over RPC (``_`` or :func:`api.private`): the
+    operations run as superuser for the key's user, behind the HTTP API's
+    authentication and validation only.
+    """
+
+    _name = "loyalty.api"
+    _description = "Loyalty HTTP API"
+
+    @api.model
+    def _for_user(self, uid):
+        """The API acting for user ``uid`` (the owner of a verified key)."""
         # sudo for the reads and writes below, each filtered explicitly on the
         # program (and coalition partner) the key acts for; env.user stays the
         # API user, so ledger entries and group checks are theirs.
-        self.env = env(user=uid, su=True)
-        self.user = self.env.user
-        self.company = self.user.company_id
+        env = self.env(user=uid, su=True)
         # archived partners too: their keys must not fall back to the company's
         # program
-        self.coalition = (
-            self.env["loyalty.coalition.partner"]
+        coalition = (
+            env["loyalty.coalition.partner"]
             .with_context(active_test=False)
             .search([("user_id", "=", uid)], limit=1)
         )
-        self.program = (
-            self.coalition.program_id or self.company.loyalty_bonus_program_id
+        program = coalition.program_id or env.user.company_id.loyalty_bonus_program_id
+        return env["loyalty.api"].with_context(
+            loyalty_api_coalition_id=coalition.id, loyalty_api_program_id=program.id
+        )
+
+    @property
+    def user(self):
+        return self.env.user
+
+    @property
+    def company(self):
+        return self.env.user.company_id
+
+    @property
+    def coalition(self):
+        """The coalition partner the key acts for (archived too), or empty."""
+        return (
+            self.env["loyalty.coalition.partner"]
+            .with_context(active_test=False)
+            .browse(self.env.context.get("loyalty_api_coalition_id"))
+        )
+
+    @property
+    def program(self):
+        return self.env["loyalty.program"].browse(
+            self.env.context.get("loyalty_api_program_id")
         )
 
     # ------------------------------------------------------------ auth
-    @staticmethod
-    def authenticate(env, authorization):
+    @api.model
+    @api.private
+    def authenticate(self, authorization):
         """The user id of a Bearer API key, or :class:`ApiError` (401)."""
+        env = self.env
         match = re.fullmatch(r"\s*bearer\s+(\S{1,512})\s*", authorization or "", re.I)
         uid = match and env["res.users.apikeys"]._check_credentials(
             scope="rpc", key=match.group(1)
@@ -341,14 +382,15 @@ class LoyaltyApi:
             )
 
     # ------------------------------------------------------------ dispatch
+    @api.private
     def handle(self, operation, args, query, body):
         """Run ``operation``; returns ``(status, payload)`` or raises ApiError.
 
         On ApiError the caller must roll the transaction back.
         """
         self._check_allowed(operation)
-        spec = OPERATIONS[operation]
-        params = spec["validate"](self, args, query or {}, body or {})
+        validate = getattr(self, f"_validate_{operation}")
+        params = validate(args, query or {}, body or {})
         key = params.get("idempotency_key")
         request_hash = None
         if key:
@@ -487,6 +529,7 @@ class LoyaltyApi:
         return Ledger
 
     # ------------------------------------------------------------ objects
+    @api.private
     def member_object(self, partner, card=None):
         card = card or self._card_of(partner)
         tier = partner.loyalty_tier_id
@@ -516,6 +559,7 @@ class LoyaltyApi:
         }
 
     @staticmethod
+    @api.private
     def transaction_object(entry):
         if not entry:
             return None
@@ -546,6 +590,7 @@ class LoyaltyApi:
             raise _bad(_("Give ?phone= or ?card=."))
         return {"card": card, "phone": phone}
 
+    @api.private
     def lookup(self, params):
         card = self._find_card(params, for_lookup=True)
         return 200, {"member": self.member_object(card.partner_id, card)}
@@ -589,6 +634,7 @@ class LoyaltyApi:
             raise _invalid(_("birthdate is not a plausible birth date."))
         return params
 
+    @api.private
     def create_member(self, params):
         phone = self._normalize_phone(params["phone"])
         if not phone:
@@ -644,6 +690,7 @@ class LoyaltyApi:
             "offset": get_query_int(query, "offset", 0, 0, 10**9),
         }
 
+    @api.private
     def transactions(self, params):
         partner = self.env["res.partner"].browse(params["member_id"]).exists()
         if not partner or not partner.loyalty_card_ids.filtered(
@@ -691,6 +738,7 @@ class LoyaltyApi:
         )
         return params
 
+    @api.private
     def accrue(self, params):
         self._check_period()
         card = self._find_card(params)
@@ -725,6 +773,7 @@ class LoyaltyApi:
         )
         return params
 
+    @api.private
     def redeem(self, params):
         self._check_period()
         card = self._find_card(params)
@@ -747,6 +796,7 @@ class LoyaltyApi:
             "reason": get_string(body, "reason", max_length=256),
         }
 
+    @api.private
     def reverse(self, params):
         self._check_period()
         domain = [
@@ -774,6 +824,7 @@ class LoyaltyApi:
         )
         return params
 
+    @api.private
     def adjust(self, params):
         card = self._find_card(params)
         partner = card.partner_id
@@ -808,12 +859,13 @@ class LoyaltyApi:
         if new_code and not re.fullmatch(r"[0-9A-Za-z_-]{4,64}", new_code):
             raise _invalid(_("new_code may hold only letters, digits, - and _."))
         return {
-            "code": args["code"],
+            "code": args["code"][:64],
             "new_code": new_code,
             "reason": get_string(body, "reason", max_length=256),
             "idempotency_key": get_idempotency_key(body, required=False),
         }
 
+    @api.private
     def replace_card(self, params):
         card = self.env["loyalty.card"].search(
             [("code", "=", params["code"]), ("program_id", "=", self.program.id)],
@@ -844,7 +896,6 @@ OPERATIONS = {
     "lookup": {
         "method": "GET",
         "path": "/members/lookup",
-        "validate": LoyaltyApi._validate_lookup,
         "statuses": (200, *_COMMON, 404),
         "summary": "Find a member by phone or card",
         "query": ("phone", "card"),
@@ -853,7 +904,6 @@ OPERATIONS = {
     "create_member": {
         "method": "POST",
         "path": "/members",
-        "validate": LoyaltyApi._validate_create_member,
         "statuses": (200, 201, *_COMMON, 409, 422),
         "summary": "Enrol a new member",
         "request": "MemberCreate",
@@ -862,7 +912,6 @@ OPERATIONS = {
     "transactions": {
         "method": "GET",
         "path": "/members/{member_id}/transactions",
-        "validate": LoyaltyApi._validate_transactions,
         "statuses": (200, *_COMMON, 404),
         "summary": "A member's transactions, newest first",
         "query": ("limit", "offset"),
@@ -871,7 +920,6 @@ OPERATIONS = {
     "accrue": {
         "method": "POST",
         "path": "/accruals",
-        "validate": LoyaltyApi._validate_accrue,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Earn points for a purchase",
         "request": "Accrual",
@@ -880,7 +928,6 @@ OPERATIONS = {
     "redeem": {
         "method": "POST",
         "path": "/redemptions",
-        "validate": LoyaltyApi._validate_redeem,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Spend points on an order",
         "request": "Redemption",
@@ -889,7 +936,6 @@ OPERATIONS = {
     "reverse": {
         "method": "POST",
         "path": "/transactions/{transaction_id}/reversal",
-        "validate": LoyaltyApi._validate_reverse,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Reverse an accrual (fully or for a returned amount) or a "
         "redemption",
@@ -899,7 +945,6 @@ OPERATIONS = {
     "adjust": {
         "method": "POST",
         "path": "/adjustments",
-        "validate": LoyaltyApi._validate_adjust,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Correct a balance (Loyalty Manager keys only)",
         "request": "Adjustment",
@@ -908,10 +953,26 @@ OPERATIONS = {
     "replace_card": {
         "method": "POST",
         "path": "/cards/{code}/replace",
-        "validate": LoyaltyApi._validate_replace_card,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Replace a card: balance and history move to the new card",
         "request": "CardReplace",
         "response": "MemberResponse",
     },
 }
+
+# the werkzeug converter of each path parameter ("{member_id}" -> "<int:member_id>")
+PATH_CONVERTERS = {"member_id": "int", "transaction_id": "int", "code": "string"}
+
+
+def path_arguments(operation):
+    """The names of an operation's path parameters, in order."""
+    return re.findall(r"\{(\w+)\}", OPERATIONS[operation]["path"])
+
+
+def route_rule(operation):
+    """The werkzeug rule of an operation (base path included)."""
+    return BASE_PATH + re.sub(
+        r"\{(\w+)\}",
+        lambda match: f"<{PATH_CONVERTERS[match.group(1)]}:{match.group(1)}>",
+        OPERATIONS[operation]["path"],
+    )
