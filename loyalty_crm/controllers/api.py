@@ -45,7 +45,13 @@ ROUTE = {
 def api_route(operation):
     """The handler of one operation of the route table, routed at its path and
     method; a controller inheriting this one overrides it by name with
-    ``@http.route()`` and ``super()``."""
+    ``@http.route()`` and ``super()``.
+
+    A GET (lookup, history) only reads: its route is read-only, so that Odoo
+    serves it on a read-only cursor, from the streaming replica when one is
+    configured (``--db_replica_host``). A POST, with the check of its
+    idempotency key, always runs on the primary.
+    """
 
     def handler(self, **kwargs):
         # kwargs holds the query string too: only the path's parameters are args
@@ -54,7 +60,9 @@ def api_route(operation):
 
     handler.__name__ = handler.__qualname__ = operation
     method = OPERATIONS[operation]["method"]
-    return http.route(route_rule(operation), methods=[method], **ROUTE)(handler)
+    return http.route(
+        route_rule(operation), methods=[method], readonly=method == "GET", **ROUTE
+    )(handler)
 
 
 class LoyaltyApiController(http.Controller):
@@ -91,7 +99,7 @@ class LoyaltyApiController(http.Controller):
             _logger.error("%s answered %s, not in its contract", operation, status)
         return request.make_json_response(payload, status=status)
 
-    @http.route(f"{BASE_PATH}/openapi.json", methods=["GET"], **ROUTE)
+    @http.route(f"{BASE_PATH}/openapi.json", methods=["GET"], readonly=True, **ROUTE)
     def openapi(self):
         return request.make_json_response(
             openapi_document(request.httprequest.host_url.rstrip("/"))
@@ -106,7 +114,7 @@ class LoyaltyApiController(http.Controller):
     adjust = api_route("adjust")
     replace_card = api_route("replace_card")
 
-    @http.route(f"{BASE_PATH}/<path:unknown>", **ROUTE)
+    @http.route(f"{BASE_PATH}/<path:unknown>", readonly=True, **ROUTE)
     def unknown(self, unknown, **_kw):
         """Anything else under the base path gets a JSON error, never an HTML page:
         a path of the contract with another method is 405, the rest (including an

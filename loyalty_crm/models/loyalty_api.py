@@ -16,11 +16,14 @@ them.
 
 import datetime
 import hashlib
+import hmac
 import json
 import math
 import random
 import re
+import threading
 import time
+from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 
 import psycopg2
@@ -28,7 +31,11 @@ import psycopg2
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.sql_db import TestCursor
 from odoo.tools import SQL
+
+from odoo.addons.base.models.res_users import INDEX_SIZE as API_KEY_INDEX_SIZE
+from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT as API_KEY_CRYPT_CONTEXT
 
 from ..models.loyalty_card import USABLE_STATES
 from ..tools import LoyaltyError, normalize_phone
@@ -41,6 +48,11 @@ MAX_LINES = 500
 MAX_ID = 2**31 - 1
 MAX_CONCURRENCY_RETRIES = 50
 API_GROUP = "loyalty_crm.group_loyalty_api"
+# API keys whose hash check passed in this process: {(key id, stored hash):
+# SHA-256 of the key}, least recently used first (see LoyaltyApi._check_api_key)
+_VERIFIED_KEYS = OrderedDict()
+_VERIFIED_KEYS_LOCK = threading.Lock()
+MAX_VERIFIED_KEYS = 1024
 MANAGER_GROUP = "loyalty_crm.group_loyalty_manager"
 
 STATUS_BY_CODE = {
@@ -247,17 +259,41 @@ def utc_timestamp(value):
     return value.replace(microsecond=0).isoformat() + "Z" if value else None
 
 
-def run_with_retries(env, uid, operation, args, query, body):
-    """:meth:`LoyaltyApi.handle` in a fresh transaction until it doesn't hit a
-    concurrent update (PostgreSQL serialization failure or deadlock).
+def begin_read_committed(env):
+    """Start the transaction of a write over again, in READ COMMITTED.
 
-    Odoo retries a whole request up to 5 times, waiting up to 2**n seconds in
-    between: many clients on one card (a till, a partner's batch) would run
-    out of tries. Here the service call alone is rolled back and replayed at
-    once with a short random pause, many times; Odoo's own retry stays behind
-    it. Returns ``(status, payload)``; raises :class:`ApiError`.
+    Odoo's transactions are REPEATABLE READ: one that waits for a card's row
+    lock fails when the holder commits ("could not serialize access due to
+    concurrent update": its snapshot predates the holder's change) and is
+    replayed, again and again when many requests spend one card. In READ
+    COMMITTED every statement sees what was committed before it: the request
+    waits for the lock and reads the card's current state under it (the ledger
+    locks a card before it reads what it checks), and nothing is replayed. What
+    the request read before (the key's check) is dropped; nothing was written.
+    A test's cursor (a savepoint in a shared transaction) is left as it is.
     """
+    if isinstance(env.cr, TestCursor):
+        return
+    env.cr.rollback()
+    env.clear()
+    env.cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
+
+
+def run_with_retries(env, uid, operation, args, query, body):
+    """:meth:`LoyaltyApi.handle`; a write in its own READ COMMITTED transaction
+    (:func:`begin_read_committed`), where requests on one card wait for its
+    lock instead of failing.
+
+    Should a concurrency error still happen (a deadlock, or a serialization
+    failure on a test's REPEATABLE READ cursor), the service call alone is
+    rolled back and replayed at once with a short random pause; Odoo's own
+    retry of the whole request (5 tries, up to 2**n seconds apart) stays
+    behind it. Returns ``(status, payload)``; raises :class:`ApiError`.
+    """
+    write = OPERATIONS[operation]["method"] == "POST"
     for attempt in range(MAX_CONCURRENCY_RETRIES):
+        if write:
+            begin_read_committed(env)
         try:
             return (
                 env["loyalty.api"]._for_user(uid).handle(operation, args, query, body)
@@ -332,17 +368,58 @@ class LoyaltyApi(models.AbstractModel):
     @api.private
     def authenticate(self, authorization):
         """The user id of a Bearer API key, or :class:`ApiError` (401)."""
-        env = self.env
         match = re.fullmatch(r"\s*bearer\s+(\S{1,512})\s*", authorization or "", re.I)
-        uid = match and env["res.users.apikeys"]._check_credentials(
-            scope="rpc", key=match.group(1)
-        )
+        uid = match and self._check_api_key(match.group(1))
         if not uid:
             raise ApiError(
                 "unauthorized",
                 _("A valid API key is required (Authorization: Bearer <key>)."),
             )
         return uid
+
+    @api.model
+    def _check_api_key(self, key):
+        """The user id of an API key, as ``res.users.apikeys._check_credentials``
+        (scope ``rpc``) answers it, without hashing the key again on every request.
+
+        Odoo stores a salted PBKDF2 hash of each key (6,000 rounds, about 10 ms of
+        CPU per check): done for every call, that is the biggest single cost of a
+        request. The key's row is still read on every request (so a revoked or
+        expired key, or an archived user, is refused at once, on every server);
+        only the hash check is remembered, per process, for the exact stored hash
+        and key that passed it: a SHA-256 of the key (a random 160-bit secret) is
+        kept in memory, never the key. A wrong key is hashed every time.
+        """
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT k.id, k.user_id, k.key
+                  FROM res_users_apikeys k
+                  JOIN res_users u ON u.id = k.user_id
+                 WHERE u.active AND k.index = %(index)s
+                   AND (k.scope IS NULL OR k.scope = 'rpc')
+                   AND (k.expiration_date IS NULL
+                        OR k.expiration_date >= now() at time zone 'utc')
+                """,
+                index=key[:API_KEY_INDEX_SIZE],
+            )
+        )
+        digest = hashlib.sha256(key.encode()).digest()
+        for key_id, user_id, stored in rows:
+            memo = (key_id, stored)
+            with _VERIFIED_KEYS_LOCK:
+                known = _VERIFIED_KEYS.get(memo)
+                if known is not None:
+                    _VERIFIED_KEYS.move_to_end(memo)
+            if known is not None and hmac.compare_digest(known, digest):
+                return user_id
+            if API_KEY_CRYPT_CONTEXT.verify(key, stored):
+                with _VERIFIED_KEYS_LOCK:
+                    _VERIFIED_KEYS[memo] = digest
+                    while len(_VERIFIED_KEYS) > MAX_VERIFIED_KEYS:
+                        _VERIFIED_KEYS.popitem(last=False)
+                return user_id
+        return None
 
     def _check_allowed(self, operation):
         if not self.user.has_group(API_GROUP):
@@ -427,9 +504,11 @@ class LoyaltyApi(models.AbstractModel):
         """Record the key, or return the first answer given for it.
 
         ``ON CONFLICT DO NOTHING`` waits for a concurrent request holding the
-        same key; if that one commits, PostgreSQL (repeatable read) raises a
-        serialization failure and Odoo retries the request, which then sees the
-        stored answer.
+        same key; if that one commits, this one (READ COMMITTED) reads the
+        answer it stored; if it rolls back, this one records the key. (Under
+        REPEATABLE READ, a test's cursor, PostgreSQL raises a serialization
+        failure instead and the call is replayed.) Always on the primary: a
+        write's routes are never read-only.
         """
         rows = self.env.execute_query(
             SQL(
@@ -873,6 +952,8 @@ class LoyaltyApi(models.AbstractModel):
         )
         if not card or not card.partner_id:
             raise ApiError("not_found", _("No such card."))
+        # its state as it is under the lock (a concurrent replacement)
+        self._ledger()._lock_cards(card)
         if card.loyalty_state not in USABLE_STATES + ("blocked",):
             raise ApiError(
                 "card_not_active",

@@ -227,7 +227,9 @@ class LoyaltyLedger(models.Model):
                     tuple(cards.ids),
                 )
             )
-            cards.invalidate_recordset(["points"])
+            # read again under the lock: balance and state (a concurrent block or
+            # replacement), whatever was cached before
+            cards.invalidate_recordset()
 
     @api.model
     def _post(
