@@ -47,6 +47,7 @@
         "views/loyalty_coalition_views.xml",
         "views/loyalty_portal_templates.xml",
         "views/loyalty_crm_menus.xml",
+        "views/loyalty_exception_views.xml",
         "views/loyalty_analytics_views.xml",
     ],
     "demo": [

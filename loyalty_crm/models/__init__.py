@@ -2,6 +2,8 @@ from . import res_company
 from . import res_config_settings
 from . import loyalty_program
 from . import loyalty_ledger
+from . import loyalty_settlement
+from . import loyalty_exception
 from . import loyalty_card
 from . import loyalty_tier
 from . import loyalty_history

@@ -466,6 +466,8 @@ class LoyaltyApi(models.AbstractModel):
         On ApiError the caller must roll the transaction back.
         """
         self._check_allowed(operation)
+        # a coalition partner acts only within its period, whatever it asks
+        self._check_period()
         validate = getattr(self, f"_validate_{operation}")
         params = validate(args, query or {}, body or {})
         key = params.get("idempotency_key")
@@ -602,10 +604,11 @@ class LoyaltyApi(models.AbstractModel):
         return card
 
     def _ledger(self):
-        Ledger = self.env["loyalty.ledger"]
-        if self.coalition:
-            Ledger = Ledger.with_context(loyalty_coalition_partner_id=self.coalition.id)
-        return Ledger
+        return self.env["loyalty.ledger"]
+
+    def _partner(self):
+        """The coalition partner every entry of this key's calls is attributed to."""
+        return self.coalition or None
 
     # ------------------------------------------------------------ objects
     @api.private
@@ -629,6 +632,7 @@ class LoyaltyApi(models.AbstractModel):
             "balance": {
                 "available": round(card.points, 2) if card else 0.0,
                 "pending": round(card.points_pending, 2) if card else 0.0,
+                "debt": round(card.loyalty_debt, 2) if card else 0.0,
                 "expiring": [
                     {"points": round(points, 2), "date": date.isoformat()}
                     for date, points in sorted(expiring.items())
@@ -640,13 +644,16 @@ class LoyaltyApi(models.AbstractModel):
     @staticmethod
     @api.private
     def transaction_object(entry):
+        """One transaction: an entry, or the entries one operation wrote (a
+        reversal that gives back several lots, a return that leaves a debt)."""
         if not entry:
             return None
+        entries, entry = entry, entry[0]
         cp = entry.coalition_partner_id
         return {
             "id": entry.id,
             "type": entry.entry_type,
-            "points": round(entry.points, 2),
+            "points": round(sum(entries.mapped("points")), 2),
             "state": entry.state,
             "created_at": utc_timestamp(entry.date),
             "reference": entry.reason or None,
@@ -757,6 +764,7 @@ class LoyaltyApi(models.AbstractModel):
             source="api",
             consent=params["consent"],
             referral_code=params["referral_code"],
+            coalition_partner=self._partner(),
         )
         return 201, {"member": self.member_object(partner, card)}
 
@@ -819,7 +827,6 @@ class LoyaltyApi(models.AbstractModel):
 
     @api.private
     def accrue(self, params):
-        self._check_period()
         card = self._find_card(params)
         lines = None
         if params["lines"]:
@@ -833,12 +840,23 @@ class LoyaltyApi(models.AbstractModel):
                 (by_sku.get(line["sku"], Product), line["qty"], line["amount"])
                 for line in params["lines"]
             ]
+        amount = params["amount"]
+        if lines:
+            # lines net out per product and never earn on more than the amount
+            lines, amount, _unmatched = self.env["loyalty.settlement"]._earning_basis(
+                lines, money_paid=amount
+            )
+            if not lines:
+                raise ApiError(
+                    "validation_error", _("These lines earn nothing: their net is 0.")
+                )
         entry = self._ledger()._accrue_purchase(
             card,
-            params["amount"],
+            amount,
             self._ledger_key(params["idempotency_key"]),
             lines=lines,
             reference=params["reference"],
+            coalition_partner=self._partner(),
         )
         return self._answer(entry, card.partner_id)
 
@@ -854,7 +872,6 @@ class LoyaltyApi(models.AbstractModel):
 
     @api.private
     def redeem(self, params):
-        self._check_period()
         card = self._find_card(params)
         entry = self._ledger()._redeem(
             card,
@@ -862,6 +879,7 @@ class LoyaltyApi(models.AbstractModel):
             params["order_amount"],
             self._ledger_key(params["idempotency_key"]),
             reference=params["reference"],
+            coalition_partner=self._partner(),
         )
         return self._answer(entry, card.partner_id)
 
@@ -877,7 +895,6 @@ class LoyaltyApi(models.AbstractModel):
 
     @api.private
     def reverse(self, params):
-        self._check_period()
         domain = [
             ("id", "=", params["transaction_id"]),
             ("program_id", "=", self.program.id),
@@ -887,12 +904,12 @@ class LoyaltyApi(models.AbstractModel):
         entry = self.env["loyalty.ledger"].search(domain, limit=1)
         if not entry:
             raise ApiError("not_found", _("No such transaction."))
-        reversal = entry.with_env(self._ledger().env)._reverse(
+        reversal = entry._reverse(
             self._ledger_key(params["idempotency_key"]),
             amount=params["amount"],
             reason=params["reason"],
         )
-        return self._answer(reversal, entry.partner_id)
+        return self._answer(reversal, entry.card_id._loyalty_current_card().partner_id)
 
     def _validate_adjust(self, args, query, body):
         params = get_card_or_phone(body)
@@ -919,18 +936,12 @@ class LoyaltyApi(models.AbstractModel):
                     points=-params["points"],
                 ),
             )
-        if card == partner.loyalty_card_id:
-            entry = partner.with_env(Ledger.env)._loyalty_adjust(
-                params["points"], params["reason"]
-            )
-        else:
-            entry = Ledger._post(
-                card,
-                params["points"],
-                "adjustment",
-                reason=params["reason"],
-                allow_inactive=True,
-            )
+        entry = partner._loyalty_adjust(
+            params["points"],
+            params["reason"],
+            card=card,
+            coalition_partner=self._partner(),
+        )
         return self._answer(entry, partner)
 
     def _validate_replace_card(self, args, query, body):

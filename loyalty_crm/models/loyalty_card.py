@@ -68,12 +68,25 @@ class LoyaltyCard(models.Model):
     points_pending = fields.Float(
         string="Pending Points", compute="_compute_points_pending", digits=(16, 2)
     )
+    loyalty_debt = fields.Float(
+        string="Points Owed",
+        digits=(16, 2),
+        readonly=True,
+        copy=False,
+        help="Points a return or a cancellation could not take back because they "
+        "were already spent: the next points the card receives pay them back first.",
+    )
 
     _sql_constraints = [
         (
             "bonus_points_not_negative",
             "CHECK (is_bonus_card IS NOT TRUE OR points >= 0)",
             "A bonus card's balance cannot be negative.",
+        ),
+        (
+            "loyalty_debt_not_negative",
+            "CHECK (loyalty_debt IS NULL OR loyalty_debt >= 0)",
+            "A card cannot owe a negative number of points.",
         ),
     ]
 
@@ -160,13 +173,15 @@ class LoyaltyCard(models.Model):
             ):
                 vals["activation_date"] = fields.Datetime.now()
         cards = super().create(vals_list)
-        if any(card.is_bonus_card and card.points for card in cards):
+        if any(
+            card.is_bonus_card and (card.points or card.loyalty_debt) for card in cards
+        ):
             self._loyalty_refuse_points_write()
         cards.filtered("is_bonus_card")._loyalty_check_one_card_per_member()
         return cards
 
     def write(self, vals):
-        if "points" in vals and any(self.mapped("is_bonus_card")):
+        if {"points", "loyalty_debt"} & set(vals) and any(self.mapped("is_bonus_card")):
             self._loyalty_refuse_points_write()
         if "loyalty_state" in vals:
             self._loyalty_check_state_change(vals["loyalty_state"])
@@ -236,32 +251,54 @@ class LoyaltyCard(models.Model):
             )
 
     def _loyalty_sync_points(self):
-        """Set ``points`` to the sum of the ledger (called by the ledger only)."""
+        """Set ``points`` (and ``loyalty_debt``) to the sums of the ledger (called
+        by the ledger only)."""
         if not self:
             return
         self.env["loyalty.ledger"].flush_model()
         rows = self.env.execute_query(
             SQL(
                 """
-                SELECT c.id, COALESCE(SUM(l.points), 0)
+                SELECT c.id,
+                       COALESCE(SUM(l.points) FILTER (WHERE l.state IN %s), 0),
+                       COALESCE(-SUM(l.points) FILTER (WHERE l.entry_type = 'debt'), 0)
+                       + COALESCE(SUM(l.points) FILTER (
+                                    WHERE l.entry_type = 'repayment'
+                                      AND l.state IN %s), 0)
                   FROM loyalty_card c
-             LEFT JOIN loyalty_ledger l ON l.card_id = c.id AND l.state IN %s
+             LEFT JOIN loyalty_ledger l ON l.card_id = c.id
                  WHERE c.id IN %s
               GROUP BY c.id
                 """,
                 BALANCE_STATES,
+                BALANCE_STATES,
                 tuple(self.ids),
             )
         )
-        for card_id, total in rows:
+        for card_id, total, debt in rows:
             # the ledger is the history: no chatter tracking of every change
             card = (
                 self.browse(card_id)
                 .sudo()
                 .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
             )
+            vals = {}
             if card.points != float(total):
-                card.points = float(total)
+                vals["points"] = float(total)
+            if (card.loyalty_debt or 0.0) != float(debt):
+                vals["loyalty_debt"] = float(debt)
+            if vals:
+                card.write(vals)
+
+    def _loyalty_current_card(self):
+        """The card that replaced this one, and so on: where the member's points
+        are now."""
+        self.ensure_one()
+        card, seen = self, self
+        while card.replaced_by_id and card.replaced_by_id not in seen:
+            card = card.replaced_by_id
+            seen |= card
+        return card
 
     # ------------------------------------------------------------ state changes
     def _loyalty_require_user(self):
@@ -385,6 +422,20 @@ class LoyaltyCard(models.Model):
                     counterpart=out,
                     expiry_date=expiry or False,
                 )
+        if self.loyalty_debt:
+            # what the member owes follows them to the new card
+            debt = self.loyalty_debt
+            out = Ledger._post(
+                self, debt, "debt", reason=transfer_reason, allow_inactive=True
+            )
+            Ledger._post(
+                new,
+                -debt,
+                "debt",
+                reason=transfer_reason,
+                counterpart=out,
+                allow_inactive=True,
+            )
         for pending in self.ledger_ids.filtered(lambda e: e.state == "pending"):
             Ledger._post(
                 new,

@@ -102,27 +102,6 @@ class LoyaltyLedger(models.Model):
         help="The partner business the entry was made at.",
     )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        """Entries made for a coalition partner, and their reversals, record it."""
-        partner_id = self.env.context.get("loyalty_coalition_partner_id")
-        counterparts = self.browse(
-            [v["counterpart_id"] for v in vals_list if v.get("counterpart_id")]
-        )
-        inherited = {c.id: c.coalition_partner_id.id for c in counterparts}
-        for vals in vals_list:
-            if vals.get("coalition_partner_id"):
-                continue
-            if inherited.get(vals.get("counterpart_id")):
-                vals["coalition_partner_id"] = inherited[vals["counterpart_id"]]
-            elif partner_id and vals.get("entry_type") in (
-                "accrual",
-                "redemption",
-                "reversal",
-            ):
-                vals["coalition_partner_id"] = partner_id
-        return super().create(vals_list)
-
 
 class LoyaltyCoalitionSettlement(models.Model):
     """Points issued and redeemed at each coalition partner, and their value.
@@ -182,8 +161,10 @@ class LoyaltyCoalitionSettlement(models.Model):
          LEFT JOIN loyalty_ledger c ON c.id = l.counterpart_id
         CROSS JOIN LATERAL (
                 SELECT CASE
-                         WHEN l.entry_type = 'accrual' THEN l.points
-                         WHEN l.entry_type = 'reversal' AND c.entry_type = 'accrual'
+                         WHEN l.entry_type IN ('accrual', 'bonus') THEN l.points
+                         -- a return takes the points back, or leaves them owed
+                         WHEN l.entry_type IN ('reversal', 'debt')
+                              AND c.entry_type = 'accrual'
                            THEN l.points
                          ELSE 0 END AS issued,
                        CASE

@@ -24,6 +24,8 @@ ENTRY_TYPES = [
     ("transfer", "Transfer"),
     ("reversal", "Reversal"),
     ("bonus", "Bonus"),
+    ("debt", "Debt"),
+    ("repayment", "Debt Repayment"),
 ]
 # Sign each type's points must have (None: either).
 ENTRY_SIGN = {
@@ -34,7 +36,15 @@ ENTRY_SIGN = {
     "adjustment": None,
     "transfer": None,
     "reversal": None,
+    # points a return or a cancellation could not take back (negative: owed;
+    # positive: a debt moved to another card or written off)
+    "debt": None,
+    # points of the balance that pay a debt back
+    "repayment": -1,
 }
+# Types whose points, when added, are a lot that expires under the program's policy
+# (unless the caller gives the lot's own expiry date).
+EXPIRING_TYPES = ("accrual", "bonus", "adjustment")
 # States whose points make up the balance (reserved: points held for a till's
 # order before payment, taken from the balance at once).
 BALANCE_STATES = ("available", "posted", "reserved")
@@ -45,6 +55,8 @@ STATE_TRANSITIONS = {
     ("reserved", "posted"),
     ("reserved", "cancelled"),
 }
+# A debt is not part of the balance: it is paid back by the next points that are.
+DEBT_STATE = "debt"
 POINTS_DIGITS = (16, 2)
 
 
@@ -74,6 +86,7 @@ class LoyaltyLedger(models.Model):
             ("posted", "Posted"),
             ("cancelled", "Cancelled"),
             ("reserved", "Reserved"),
+            ("debt", "Owed"),
         ],
         required=True,
         readonly=True,
@@ -82,7 +95,8 @@ class LoyaltyLedger(models.Model):
         "Available: points that can be spent. Posted: a settled movement. "
         "Cancelled: a pending entry that never became available, or a "
         "reservation released. Reserved: points held for an order at the till "
-        "until it is paid.",
+        "until it is paid. Owed: points a return could not take back because "
+        "they were spent; the next points earned pay them back.",
     )
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
     expiry_date = fields.Date(
@@ -115,6 +129,26 @@ class LoyaltyLedger(models.Model):
     user_id = fields.Many2one(
         "res.users", string="By", readonly=True, default=lambda self: self.env.user
     )
+    pos_order_uuid = fields.Char(
+        string="Till Order",
+        readonly=True,
+        index="btree_not_null",
+        help="The till's identifier of the order the entry belongs to (set when "
+        "the points are reserved, before the order exists on the server).",
+    )
+    pos_session_id = fields.Many2one(
+        "pos.session",
+        string="Till Session",
+        readonly=True,
+        index="btree_not_null",
+        help="The till session that reserved these points: only that till (or a "
+        "manager) confirms or releases them.",
+    )
+    lot_closing = fields.Boolean(
+        readonly=True,
+        help="The entry takes its points from the lot it names (counterpart): a "
+        "return takes back its own purchase's points, not the oldest ones.",
+    )
 
     _sql_constraints = [
         (
@@ -134,6 +168,11 @@ class LoyaltyLedger(models.Model):
             "Only spent points can be reserved.",
         ),
         (
+            "debt_state",
+            "CHECK ((entry_type = 'debt') = (state = 'debt'))",
+            "Debts and only debts are owed.",
+        ),
+        (
             "idempotency_key_unique",
             "UNIQUE(company_id, idempotency_key)",
             "This operation was already recorded (same idempotency key).",
@@ -148,6 +187,14 @@ class LoyaltyLedger(models.Model):
             "loyalty_ledger_idempotency_key_prefix_index",
             self._table,
             ["idempotency_key text_pattern_ops"],
+        )
+        # entries of till orders written before they named their order
+        self.env.cr.execute(
+            """
+            UPDATE loyalty_ledger
+               SET pos_order_uuid = split_part(idempotency_key, '/', 2)
+             WHERE pos_order_uuid IS NULL AND idempotency_key LIKE 'pos.order/%%'
+            """
         )
         return res
 
@@ -203,6 +250,9 @@ class LoyaltyLedger(models.Model):
                 )
         res = super().write(vals)
         self.card_id._loyalty_sync_points()
+        if vals["state"] in ("available", "cancelled"):
+            # points came (back) into the balance: they pay debts first
+            self._pay_debts(self.card_id)
         return res
 
     @api.ondelete(at_uninstall=False)
@@ -227,12 +277,12 @@ class LoyaltyLedger(models.Model):
                     tuple(cards.ids),
                 )
             )
-            # read again under the lock: balance and state (a concurrent block or
-            # replacement), whatever was cached before
+            # read again under the lock: balance, debt and state (a concurrent
+            # block or replacement), whatever was cached before
             cards.invalidate_recordset()
 
     @api.model
-    def _post(
+    def _entry_vals(
         self,
         card,
         points,
@@ -245,18 +295,22 @@ class LoyaltyLedger(models.Model):
         expiry_date=None,
         available_date=None,
         counterpart=None,
-        allow_inactive=False,
         amount=0.0,
+        coalition_partner=None,
+        pos_order_uuid=None,
+        pos_session=None,
+        lot_closing=False,
     ):
-        """Append an entry to ``card``'s ledger and update its balance.
+        """The values of one entry, checked: every posting path (one entry, a
+        cron's batch) builds its entries here, so the rules are the same.
 
-        The card's row is locked first, so the balance check and the new entry
-        happen atomically with respect to every other posting on the card.
-        Raises ``UserError`` when the card can't take the entry (blocked card,
-        balance that would become negative) and writes nothing in that case.
+        - the sign of each type is enforced; a debt is always ``debt`` state;
+        - points added as a lot (accrual, bonus, positive adjustment) expire under
+          the program's policy unless the caller gives the lot's own date;
+        - the coalition partner that caused the entry is an argument; a
+          correcting entry (reversal, debt) inherits it from what it corrects.
         """
-        card.ensure_one()
-        points = round(points, POINTS_DIGITS[1])
+        points = round(points or 0.0, POINTS_DIGITS[1])
         if float_is_zero(points, precision_digits=POINTS_DIGITS[1]) and not (
             entry_type == "reversal" and amount
         ):
@@ -270,8 +324,54 @@ class LoyaltyLedger(models.Model):
                     points=points,
                 )
             )
+        if entry_type == "debt":
+            state = DEBT_STATE
+        state = state or ("available" if points > 0 else "posted")
+        if not points:
+            state = "posted"
+        if expiry_date is None and entry_type in EXPIRING_TYPES and points > 0:
+            expiry_date = card.program_id._loyalty_expiry_date()
+        if coalition_partner is None and counterpart:
+            coalition_partner = counterpart.coalition_partner_id
+        return {
+            "card_id": card.id,
+            "entry_type": entry_type,
+            "points": points,
+            "state": state,
+            "reason": reason,
+            "res_model": source and source._name,
+            "res_id": source and source.id,
+            "idempotency_key": idempotency_key,
+            "expiry_date": expiry_date or False,
+            "available_date": available_date or False,
+            "amount": amount,
+            "counterpart_id": counterpart and counterpart.id,
+            "user_id": self.env.user.id,
+            "coalition_partner_id": coalition_partner and coalition_partner.id,
+            "pos_order_uuid": pos_order_uuid or False,
+            "pos_session_id": pos_session and pos_session.id,
+            "lot_closing": lot_closing,
+        }
+
+    @api.model
+    def _create_entries(self, vals_list):
+        return self.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
+
+    @api.model
+    def _post(self, card, points, entry_type, *, allow_inactive=False, **kwargs):
+        """Append an entry to ``card``'s ledger and update its balance.
+
+        The card's row is locked first, so the balance check and the new entry
+        happen atomically with respect to every other posting on the card.
+        Raises ``UserError`` when the card can't take the entry (blocked card,
+        balance that would become negative) and writes nothing in that case.
+        Points added to the balance pay the card's debt back first.
+        Keyword arguments: see :meth:`_entry_vals`.
+        """
+        card.ensure_one()
         if not card.program_id.is_bonus_program:
             raise UserError(_("Card %(code)s is not a bonus card.", code=card.code))
+        vals = self._entry_vals(card, points, entry_type, **kwargs)
         self._lock_cards(card)
         if not allow_inactive and card.loyalty_state not in ("issued", "active"):
             raise UserError(
@@ -281,12 +381,8 @@ class LoyaltyLedger(models.Model):
                     state=card._loyalty_state_label(),
                 )
             )
-        state = state or ("available" if points > 0 else "posted")
-        if expiry_date is None and entry_type in ("accrual", "bonus"):
-            expiry_date = card.program_id._loyalty_expiry_date()
-        if not points:
-            state = "posted"
-        if state in BALANCE_STATES and points < 0:
+        points = vals["points"]
+        if vals["state"] in BALANCE_STATES and points < 0:
             if float_compare(card.points + points, 0, precision_digits=2) < 0:
                 raise UserError(
                     _(
@@ -297,29 +393,47 @@ class LoyaltyLedger(models.Model):
                         points=-points,
                     )
                 )
-        entry = (
-            self.sudo()
-            .with_context(_loyalty_ledger_post=True)
-            .create(
-                {
-                    "card_id": card.id,
-                    "entry_type": entry_type,
-                    "points": points,
-                    "state": state,
-                    "reason": reason,
-                    "res_model": source and source._name,
-                    "res_id": source and source.id,
-                    "idempotency_key": idempotency_key,
-                    "expiry_date": expiry_date or False,
-                    "available_date": available_date or False,
-                    "amount": amount,
-                    "counterpart_id": counterpart and counterpart.id,
-                    "user_id": self.env.user.id,
-                }
-            )
-        )
+        entry = self._create_entries([vals])
         card._loyalty_sync_points()
+        if points > 0 and vals["state"] in BALANCE_STATES:
+            self._pay_debts(card)
         return entry
+
+    @api.model
+    def _post_bulk(self, vals_list):
+        """Post many entries at once (nightly jobs, campaigns): ``vals_list`` are
+        :meth:`_entry_vals` dicts. The cards are locked in id order, entries whose
+        idempotency key exists already are skipped (a rerun posts nothing twice),
+        balances are synced and debts paid back in a few statements.
+        Only entries that add points or that the caller checked against the
+        balance under the lock (expiry of open lots) may come this way."""
+        if not vals_list:
+            return self.browse()
+        cards = self.env["loyalty.card"].browse({v["card_id"] for v in vals_list})
+        self._lock_cards(cards)
+        keys = [v["idempotency_key"] for v in vals_list if v.get("idempotency_key")]
+        if keys:
+            self.env.flush_all()
+            done = {
+                (company_id, key)
+                for company_id, key in self.env.execute_query(
+                    SQL(
+                        "SELECT company_id, idempotency_key FROM loyalty_ledger"
+                        " WHERE idempotency_key IN %s",
+                        tuple(keys),
+                    )
+                )
+            }
+            company = {card.id: card.company_id.id for card in cards}
+            vals_list = [
+                v
+                for v in vals_list
+                if (company[v["card_id"]], v.get("idempotency_key")) not in done
+            ]
+        entries = self._create_entries(vals_list)
+        cards._loyalty_sync_points()
+        self._pay_debts(entries.filtered(lambda e: e.points > 0).card_id)
+        return entries
 
     @api.model
     def _post_once(self, card, points, entry_type, idempotency_key, **kwargs):
@@ -341,23 +455,65 @@ class LoyaltyLedger(models.Model):
             card, points, entry_type, idempotency_key=idempotency_key, **kwargs
         )
 
+    # ------------------------------------------------------------ debts
+    @api.model
+    def _take(self, card, points, entry_type, *, idempotency_key=None, **kwargs):
+        """Take ``points`` (> 0) off ``card``: what the balance holds now is taken,
+        the rest becomes a debt that the next points pay back. A clawback is
+        never forgiven because the points were spent, reserved or moved.
+        Returns the entries (the taking entry first, if any)."""
+        self._lock_cards(card)
+        points = round(points, 2)
+        take = round(min(points, max(card.points, 0.0)), 2)
+        entries = self.browse()
+        if take > 0 or (entry_type == "reversal" and kwargs.get("amount")):
+            entries |= self._post(
+                card,
+                -take,
+                entry_type,
+                idempotency_key=idempotency_key,
+                allow_inactive=True,
+                **kwargs,
+            )
+        owed = round(points - take, 2)
+        if owed > 0:
+            kwargs.pop("amount", None)
+            kwargs.pop("lot_closing", None)
+            kwargs.pop("expiry_date", None)
+            # owed for what it corrects, or for what was taken in part
+            kwargs["counterpart"] = kwargs.get("counterpart") or entries[:1] or None
+            entries |= self._post(
+                card,
+                -owed,
+                "debt",
+                idempotency_key=idempotency_key and f"{idempotency_key}/debt",
+                allow_inactive=True,
+                **kwargs,
+            )
+        return entries
+
+    @api.model
+    def _pay_debts(self, cards):
+        """Points of the balance pay the cards' debts back (under their locks)."""
+        cards = cards.filtered("loyalty_debt")
+        for card in cards:
+            pay = round(min(card.loyalty_debt, card.points), 2)
+            if pay > 0:
+                self._post(
+                    card,
+                    -pay,
+                    "repayment",
+                    reason=_("Points owed paid back"),
+                    allow_inactive=True,
+                )
+
     # ------------------------------------------------------------ transactions
     # What every channel (API, POS, back office) does with a card, with the
     # refusal codes of the API contract. Each takes an idempotency key: replaying
     # the same operation returns the first entry and writes nothing.
     @api.model
     def _check_card_usable(self, card):
-        if not card or not card.is_bonus_card:
-            raise LoyaltyError("not_found", _("No such bonus card."))
-        if card.loyalty_state not in ("issued", "active"):
-            raise LoyaltyError(
-                "card_blocked",
-                _(
-                    "Card %(code)s is %(state)s: it cannot be used.",
-                    code=card.code,
-                    state=card._loyalty_state_label(),
-                ),
-            )
+        self.env["loyalty.settlement"]._check_card_usable(card)
 
     @api.model
     def _existing(self, card, idempotency_key):
@@ -373,14 +529,23 @@ class LoyaltyLedger(models.Model):
 
     @api.model
     def _accrue_purchase(
-        self, card, amount, idempotency_key, lines=None, reference=None, source=None
+        self,
+        card,
+        amount,
+        idempotency_key,
+        lines=None,
+        reference=None,
+        source=None,
+        coalition_partner=None,
+        pos_order_uuid=None,
     ):
         """Points for a purchase of ``amount``, from the program's rules.
 
-        ``lines`` (optional) are ``(product, qty, amount)``; without them the
-        whole amount earns at the program's general rules. Pending for the
-        program's return window; the card is activated, the member's tier and
-        referral bonus follow.
+        ``lines`` (optional) are ``(product, qty, amount)``, their amounts the
+        ones the server verified; without them the whole amount earns at the
+        program's general rules. Pending for the program's return window; the
+        card is activated, the member's tier and referral bonus follow (on the
+        same amount).
         """
         existing = self._existing(card, idempotency_key)
         if existing:
@@ -412,11 +577,15 @@ class LoyaltyLedger(models.Model):
             source=source,
             idempotency_key=idempotency_key,
             amount=amount,
+            coalition_partner=coalition_partner,
+            pos_order_uuid=pos_order_uuid,
         )
         card._loyalty_activate()
         if member:
             member._loyalty_update_tiers(allow_downgrade=False)
-            member._loyalty_grant_referral_bonus(amount, source or member)
+            member._loyalty_grant_referral_bonus(
+                amount, source or member, coalition_partner=coalition_partner
+            )
         return entry
 
     @api.model
@@ -429,6 +598,9 @@ class LoyaltyLedger(models.Model):
         reference=None,
         state=None,
         source=None,
+        coalition_partner=None,
+        pos_order_uuid=None,
+        pos_session=None,
     ):
         """Spend ``points`` on an order of ``order_amount``, within the rules.
 
@@ -442,33 +614,8 @@ class LoyaltyLedger(models.Model):
             return existing
         self._check_card_usable(card)
         points = round(points or 0.0, 2)
-        if points <= 0 or not order_amount or order_amount <= 0:
-            raise LoyaltyError(
-                "validation_error", _("Points and order amount must be positive.")
-            )
-        program = card.program_id
         self._lock_cards(card)
-        if card.points < program.min_balance_to_spend or points > card.points:
-            raise LoyaltyError(
-                "insufficient_points",
-                _(
-                    "Card %(code)s has %(balance)s points: %(points)s cannot be taken.",
-                    code=card.code,
-                    balance=card.points,
-                    points=points,
-                ),
-            )
-        cap = order_amount * (program.max_redeem_share or 0.0) / 100.0
-        if points * program.point_value > cap + 0.005:
-            raise LoyaltyError(
-                "redemption_cap_exceeded",
-                _(
-                    "Points pay at most %(share)s %% of an order: %(points)s points "
-                    "are more than that.",
-                    share=program.max_redeem_share,
-                    points=points,
-                ),
-            )
+        self.env["loyalty.settlement"]._check_spend(card, points, order_amount)
         return self._post(
             card,
             -points,
@@ -478,6 +625,9 @@ class LoyaltyLedger(models.Model):
             amount=order_amount,
             state=state,
             source=source,
+            coalition_partner=coalition_partner,
+            pos_order_uuid=pos_order_uuid,
+            pos_session=pos_session,
         )
 
     def _confirm_reservation(self, source):
@@ -490,41 +640,93 @@ class LoyaltyLedger(models.Model):
             {"state": "posted", "res_model": source._name, "res_id": source.id}
         )
 
-    def _reverse(self, idempotency_key, amount=None, share=None, reason=None):
-        """Reverse an accrual or a redemption, in full, for a returned ``amount``
-        or for a ``share`` (0-1) of it.
+    def _consumed_lots(self):
+        """``[(points, expiry_date)]`` of the lots this spending entry took, in
+        the order it took them (FIFO over the lots open just before it)."""
+        self.ensure_one()
+        need = -self.points
+        taken = []
+        for _lot, _card, points, expiry in self._open_lots(
+            self.card_id, before_entry=self
+        ):
+            if need <= 0.005:
+                break
+            take = round(min(points, need), 2)
+            taken.append((take, expiry))
+            need = round(need - take, 2)
+        if need > 0.005:
+            # lots the current states no longer show (a pending lot released
+            # since): the program's policy from today
+            taken.append((need, self.card_id.program_id._loyalty_expiry_date()))
+        return taken
 
-        An accrual gives back that share of its points (pending points are
-        cancelled and re-issued for the rest); a redemption gives its points
-        back. Reversals keep the source document of what they reverse. Never
-        drives the balance below zero.
+    def _reverse(
+        self,
+        idempotency_key,
+        amount=None,
+        share=None,
+        reason=None,
+        source=None,
+        pos_order_uuid=None,
+    ):
+        """Reverse an accrual or a redemption, in full, for a returned ``amount``
+        or for a ``share`` (0-1) of it. Only settled entries (pending, available,
+        posted) are reversed, never a reservation, and never more than once.
+
+        An accrual gives back that share of its points: pending points are
+        cancelled and re-issued for the rest; available points are taken from
+        the purchase's own lot, and what was spent already becomes a debt. A
+        redemption gives its points back with the expiry dates of the lots it
+        took. Reversals land on the member's current card (a replaced card's
+        history follows the member) and keep the source document of what they
+        reverse (or ``source``, the return). Returns the entries written, the
+        main one first.
         """
         self.ensure_one()
-        card = self.card_id
+        card = self.card_id._loyalty_current_card()
         existing = self._existing(card, idempotency_key)
         if existing:
             return existing
         if self.state == "cancelled":
-            # a pending accrual partly returned lives on in its re-issued rest
+            # a pending accrual partly returned (or moved to a new card) lives on
+            # in its re-issued rest
             rest = self.sudo().search(
                 [("counterpart_id", "=", self.id), ("entry_type", "=", "accrual")],
                 limit=1,
             )
             if rest:
                 return rest._reverse(
-                    idempotency_key, amount=amount, share=share, reason=reason
+                    idempotency_key,
+                    amount=amount,
+                    share=share,
+                    reason=reason,
+                    source=source,
+                    pos_order_uuid=pos_order_uuid,
                 )
         if self.entry_type not in ("accrual", "redemption"):
             raise LoyaltyError(
                 "validation_error", _("Only accruals and redemptions can be reversed.")
             )
-        self._lock_cards(card)
+        if self.state not in ("pending", "available", "posted"):
+            raise LoyaltyError(
+                "validation_error",
+                _(
+                    "Only settled transactions can be reversed: this one is %(state)s.",
+                    state=dict(self._fields["state"]._description_selection(self.env))[
+                        self.state
+                    ],
+                ),
+            )
+        self._lock_cards(self.card_id | card)
         done = self.sudo().search(
-            [("counterpart_id", "=", self.id), ("entry_type", "=", "reversal")]
+            [
+                ("counterpart_id", "=", self.id),
+                ("entry_type", "in", ("reversal", "debt")),
+            ]
         )
         reversed_amount = -sum(done.mapped("amount"))
         base = self.amount or 0.0
-        if self.state == "cancelled" or (base and reversed_amount >= base - 0.005):
+        if base and reversed_amount >= base - 0.005:
             raise LoyaltyError(
                 "already_reversed", _("This transaction was already reversed.")
             )
@@ -547,83 +749,122 @@ class LoyaltyLedger(models.Model):
         else:
             share, returned = 1.0, base - reversed_amount
         # what previous partial reversals already moved (pending ones moved none)
-        left = round(abs(self.points) - sum(abs(p) for p in done.mapped("points")), 2)
+        moved = round(sum(abs(p) for p in done.mapped("points")), 2)
+        left = round(abs(self.points) - moved, 2)
         if self.entry_type == "redemption" and left <= 0:
             raise LoyaltyError(
                 "already_reversed", _("This transaction was already reversed.")
             )
         points = min(round(abs(self.points) * share, 2), left) if partial else left
-        source = self.res_model and self.env[self.res_model].browse(self.res_id)
+        source = source or (
+            self.res_model and self.env[self.res_model].browse(self.res_id)
+        )
+        common = {
+            "source": source,
+            "counterpart": self,
+            # the till order that returned it (or the one it reverses)
+            "pos_order_uuid": pos_order_uuid or self.pos_order_uuid,
+        }
         if self.entry_type == "redemption":
-            return self._post(
-                card,
-                points,
-                "reversal",
-                reason=reason or _("Redemption reversed"),
-                source=source,
-                counterpart=self,
-                idempotency_key=idempotency_key,
-                amount=-returned,
-                allow_inactive=True,
+            return self._give_back_lots(
+                card, points, moved, idempotency_key, returned, reason, common
             )
         if self.state == "pending":
             self.write({"state": "cancelled"})
             keep = round(self.points - points, 2)
             if keep > 0:
                 self._post(
-                    card,
+                    self.card_id,
                     keep,
                     "accrual",
                     state="pending",
                     available_date=self.available_date,
                     expiry_date=self.expiry_date,
                     reason=self.reason,
-                    source=source,
-                    counterpart=self,
                     allow_inactive=True,
                     idempotency_key=f"{idempotency_key}/pending",
                     amount=round(base - reversed_amount - returned, 2),
+                    **common,
                 )
             points = 0.0
-        take = min(points, card.points)
-        if not take and not returned:
+        if not points and not returned:
             return self.browse()  # nothing left to move or to record
-        return self._post(
+        return self._take(
             card,
-            -take,
+            points,
             "reversal",
             reason=reason or _("Purchase returned"),
-            source=source,
-            counterpart=self,
             idempotency_key=idempotency_key,
             amount=-returned,
-            allow_inactive=True,
+            # from the purchase's own lot, not the oldest points
+            lot_closing=card == self.card_id,
+            **common,
         )
+
+    def _give_back_lots(self, card, points, given, key, returned, reason, common):
+        """Give back ``points`` of this redemption, skipping the ``given`` points
+        earlier partial reversals gave: the latest-expiring lots it took first,
+        each with its own expiry date (a lot that has expired since expires at
+        the next nightly run)."""
+        lots = list(reversed(self._consumed_lots()))
+        vals = []
+        for lot_points, expiry in lots:
+            skip = min(given, lot_points)
+            given = round(given - skip, 2)
+            lot_points = round(min(lot_points - skip, points), 2)
+            if lot_points <= 0:
+                continue
+            vals.append((lot_points, expiry))
+            points = round(points - lot_points, 2)
+            if points <= 0:
+                break
+        if points > 0:  # rounding: with the last lot's date
+            vals.append((points, vals[-1][1] if vals else None))
+        entries = self.browse()
+        for index, (lot_points, expiry) in enumerate(vals):
+            entries |= self._post(
+                card,
+                lot_points,
+                "reversal",
+                reason=reason or _("Redemption reversed"),
+                idempotency_key=key if not index else f"{key}/{index + 1}",
+                amount=-returned if not index else 0.0,
+                expiry_date=expiry or False,
+                allow_inactive=True,
+                **common,
+            )
+        return entries
 
     # ------------------------------------------------------------ lots (FIFO)
     @api.model
-    def _open_lots(self, cards=None, expired_before=None):
+    def _open_lots(self, cards=None, expired_before=None, before_entry=None):
         """Points still open in each lot, consumed oldest first (FIFO).
 
         A lot is a positive entry that counts in the balance. Spending entries
-        (any negative entry but an expiry) consume the lots in order of expiry
-        then date; an expiry entry closes the lot it names (``counterpart_id``).
+        (any negative entry but one that closes a lot) consume the lots in order
+        of expiry then date; an expiry entry, and a return's reversal
+        (``lot_closing``), closes the lot it names (``counterpart_id``).
         Nothing is stored: the open points are derived from the immutable
         ledger. Returns ``[(lot_id, card_id, open_points, expiry_date)]`` for
-        lots with points left (of ``cards``, or all; expiring before a date).
+        lots with points left (of ``cards``, or all; expiring before a date; as
+        they were just before the entry ``before_entry``).
         """
         self.env.flush_all()
         card_filter = SQL("AND l.card_id IN %s", tuple(cards.ids)) if cards else SQL()
+        if before_entry:
+            card_filter = SQL("%s AND l.id < %s", card_filter, before_entry.id)
         rows = self.env.execute_query(
             SQL(
                 """
                 WITH lots AS (
                     SELECT l.id, l.card_id, l.expiry_date, l.date,
-                           l.points + COALESCE(x.expired, 0) AS points
+                           l.points + COALESCE(x.closed, 0) AS points
                       FROM loyalty_ledger l
-                 LEFT JOIN (SELECT counterpart_id, SUM(points) AS expired
+                 LEFT JOIN (SELECT counterpart_id, SUM(points) AS closed
                               FROM loyalty_ledger l
-                             WHERE entry_type = 'expiry' AND counterpart_id IS NOT NULL
+                             WHERE counterpart_id IS NOT NULL AND points < 0
+                               AND state IN %(counted)s
+                               AND (entry_type = 'expiry' OR lot_closing)
                                    %(card_filter)s
                           GROUP BY counterpart_id) x ON x.counterpart_id = l.id
                      WHERE l.points > 0 AND l.state IN %(counted)s %(card_filter)s
@@ -631,7 +872,8 @@ class LoyaltyLedger(models.Model):
                     SELECT card_id, -SUM(points) AS points
                       FROM loyalty_ledger l
                      WHERE l.points < 0 AND l.state IN %(counted)s
-                       AND l.entry_type <> 'expiry' %(card_filter)s
+                       AND l.entry_type <> 'expiry' AND l.lot_closing IS NOT TRUE
+                           %(card_filter)s
                   GROUP BY card_id
                 ), fifo AS (
                     SELECT lots.*, SUM(lots.points) OVER (

@@ -239,6 +239,14 @@ class LoyaltyProgram(models.Model):
         return program
 
     # ------------------------------------------------------------ rules engine
+    def _loyalty_discount_reward(self):
+        """The reward that pays an order with points (its product is the points
+        discount line, at the till and on quotations)."""
+        return self.reward_ids.filtered(lambda r: r.reward_type == "discount")[:1]
+
+    def _loyalty_discount_product(self):
+        return self._loyalty_discount_reward().discount_line_product_id
+
     def _loyalty_expiry_date(self, when=None):
         """Expiry date of points earned on ``when`` (a date), or False."""
         self.ensure_one()

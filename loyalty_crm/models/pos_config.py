@@ -39,8 +39,8 @@ class PosConfig(models.Model):
         programs = (
             self.env["loyalty.program"].sudo().search([("is_bonus_program", "=", True)])
         )
-        return programs.reward_ids.filtered(
-            lambda r: r.reward_type == "discount"
+        return programs.mapped(
+            lambda p: p._loyalty_discount_reward()
         ).discount_line_product_id
 
     def _get_program_ids(self):
@@ -79,9 +79,7 @@ class PosConfig(models.Model):
             "point_value": program.point_value,
             "max_redeem_share": program.max_redeem_share,
             "min_balance_to_spend": program.min_balance_to_spend,
-            "discount_product_id": program.reward_ids.filtered(
-                lambda r: r.reward_type == "discount"
-            )[:1].discount_line_product_id.id,
+            "discount_product_id": program._loyalty_discount_product().id,
         }
 
     def _loyalty_pos_card_of(self, partner_id):
@@ -198,14 +196,37 @@ class PosConfig(models.Model):
             return self._loyalty_pos_refusal(error)
         return {"ok": True, "member": self._loyalty_pos_member_data(partner)}
 
+    def _loyalty_pos_held(self, order_uuid):
+        """The live reservations of the order ``order_uuid``; refused when another
+        till holds them (only that till, or a manager, may touch them)."""
+        held = (
+            self.env["pos.order"]
+            ._loyalty_pos_reservations(order_uuid)
+            .filtered(lambda e: e.state == "reserved")
+        )
+        others = held.filtered(lambda e: e.pos_session_id.config_id != self)
+        if others and not self.env.user.has_group("loyalty_crm.group_loyalty_manager"):
+            raise LoyaltyError(
+                "forbidden",
+                _(
+                    "The points of this order are held by another till "
+                    "(%(till)s): only that till or a manager can change them.",
+                    till=others.pos_session_id.config_id[:1].name or "?",
+                ),
+            )
+        return held
+
     def loyalty_crm_reserve(self, order_uuid, partner_id, points, order_amount):
         """Hold ``points`` of the member's card for the order ``order_uuid``.
 
         The points leave the balance at once (a ``reserved`` ledger entry, under
-        the card's lock): another till can't spend them. A new reservation for
-        the same order replaces the previous one; 0 points releases it. The
-        reservation becomes a redemption when the order syncs, or is released
-        by a cron after a timeout. Returns the discount to put on the order.
+        the card's lock, that belongs to this till's session): another till
+        can't spend them, nor release them. A new reservation for the same order
+        replaces the previous one; 0 points releases it. The reservation becomes
+        a redemption when the order syncs, or is released by a cron after a
+        timeout or when the session closes. Returns the discount to put on the
+        order. ``order_amount`` only bounds the reservation: the cap is checked
+        again, on the server's own amounts, when the order syncs.
         """
         self._loyalty_pos_check_access()
         if not isinstance(order_uuid, str) or not 0 < len(order_uuid) <= UUID_MAX:
@@ -220,26 +241,40 @@ class PosConfig(models.Model):
         Ledger = self.env["loyalty.ledger"]
         try:
             with self.env.cr.savepoint():
+                if not self.current_session_id:
+                    raise LoyaltyError(
+                        "validation_error", _("Open the till's session first.")
+                    )
                 card = self._loyalty_pos_card_of(partner_id)
                 Ledger._lock_cards(card)
-                held = self.env["pos.order"]._loyalty_pos_reservations(order_uuid)
                 if points < 0:
                     raise LoyaltyError(
                         "validation_error", _("Enter a positive number of points.")
                     )
-                live = held.filtered(lambda e: e.state == "reserved")
+                held = self._loyalty_pos_held(order_uuid)
                 if (
-                    live
-                    and live.card_id == card
-                    and -sum(live.mapped("points")) == (points)
+                    held
+                    and held.card_id == card
+                    and -sum(held.mapped("points")) == points
                 ):
-                    entry = live[:1]  # the same request again
+                    entry = held[:1]  # the same request again
                 else:
-                    live.sudo().write({"state": "cancelled"})
+                    Ledger._lock_cards(held.card_id)
+                    held.write({"state": "cancelled"})
                     entry = Ledger.browse()
                     if points:
-                        entry = self._loyalty_pos_reserve(
-                            card, points, order_amount, order_uuid, len(held)
+                        count = len(
+                            self.env["pos.order"]._loyalty_pos_reservations(order_uuid)
+                        )
+                        entry = Ledger._redeem(
+                            card,
+                            points,
+                            order_amount,
+                            f"pos.order/{order_uuid}/reserve/{count}",
+                            reference=_("Reserved at %(shop)s", shop=self.name),
+                            state="reserved",
+                            pos_order_uuid=order_uuid,
+                            pos_session=self.current_session_id,
                         )
         except LoyaltyError as error:
             return self._loyalty_pos_refusal(error)
@@ -250,53 +285,19 @@ class PosConfig(models.Model):
             "value": self.currency_id.round(
                 (-entry.points if entry else 0.0) * program.point_value
             ),
-            "product_id": program.reward_ids.filtered(
-                lambda r: r.reward_type == "discount"
-            )[:1].discount_line_product_id.id,
+            "product_id": program._loyalty_discount_product().id,
             "member": self._loyalty_pos_member_data(card.partner_id),
         }
-
-    def _loyalty_pos_reserve(self, card, points, order_amount, order_uuid, sequence):
-        program = card.program_id
-        if card.points < program.min_balance_to_spend:
-            raise LoyaltyError(
-                "insufficient_points",
-                _(
-                    "Points can be spent from a balance of %(minimum)s; the member "
-                    "has %(balance)s.",
-                    minimum=program.min_balance_to_spend,
-                    balance=card.points,
-                ),
-            )
-        if points > card.points:
-            raise LoyaltyError(
-                "insufficient_points",
-                _(
-                    "The member has %(balance)s points available: %(points)s "
-                    "cannot be reserved (another till may hold some).",
-                    balance=card.points,
-                    points=points,
-                ),
-            )
-        return self.env["loyalty.ledger"]._redeem(
-            card,
-            points,
-            order_amount,
-            f"pos.order/{order_uuid}/reserve/{sequence}",
-            reference=_("Reserved at %(shop)s", shop=self.name),
-            state="reserved",
-        )
 
     def loyalty_crm_release(self, order_uuid):
         """Give back the points held for an order (the cashier removed them)."""
         self._loyalty_pos_check_access()
         if not isinstance(order_uuid, str) or not 0 < len(order_uuid) <= UUID_MAX:
             raise UserError(_("This order has no valid identifier."))
-        held = (
-            self.env["pos.order"]
-            ._loyalty_pos_reservations(order_uuid)
-            .filtered(lambda e: e.state == "reserved")
-        )
+        try:
+            held = self._loyalty_pos_held(order_uuid)
+        except LoyaltyError as error:
+            return self._loyalty_pos_refusal(error)
         self.env["loyalty.ledger"]._lock_cards(held.card_id)
-        held.sudo().write({"state": "cancelled"})
+        held.write({"state": "cancelled"})
         return {"ok": True, "released": -sum(held.mapped("points"))}

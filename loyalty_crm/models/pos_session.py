@@ -11,3 +11,14 @@ class PosSession(models.Model):
             self.env["pos.config"]._loyalty_pos_discount_products().ids
         )
         return res
+
+    def _validate_session(self, *args, **kwargs):
+        # no reservation outlives its session: the points of orders never paid
+        # go back to their members when the till closes
+        Ledger = self.env["loyalty.ledger"].sudo()
+        held = Ledger.search(
+            [("pos_session_id", "in", self.ids), ("state", "=", "reserved")]
+        )
+        Ledger._lock_cards(held.card_id)
+        held.filtered(lambda e: e.state == "reserved").write({"state": "cancelled"})
+        return super()._validate_session(*args, **kwargs)

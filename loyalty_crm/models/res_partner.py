@@ -458,12 +458,14 @@ class ResPartner(models.Model):
         source="backoffice",
         consent=None,
         referral_code=None,
+        coalition_partner=None,
     ):
         """Make the partner a member: validate the questionnaire and issue the card.
 
         ``consent`` (``True``/``False``/``None``) records the marketing opt-in or
         opt-out given at enrolment; ``referral_code`` is the code of the member
-        who invited them. Returns the new card.
+        who invited them; ``coalition_partner`` the partner business that enrols
+        them (its welcome bonuses are attributed to it). Returns the new card.
         """
         self.ensure_one()
         referrer = self.browse()
@@ -550,10 +552,15 @@ class ResPartner(models.Model):
                 f"res.partner/{self.id}/welcome",
                 reason=_("Welcome bonus"),
                 source=self,
+                coalition_partner=coalition_partner,
             )
-        self._loyalty_grant_questionnaire_bonus()
+        self._loyalty_grant_questionnaire_bonus(coalition_partner=coalition_partner)
         self._loyalty_update_tiers(allow_downgrade=False)
+        self._loyalty_set_acquisition("referral" if referral_code else source)
         return card
+
+    def _loyalty_set_acquisition(self, source):
+        """Hook: the acquisition channel of a new member (see the marketing part)."""
 
     def _loyalty_new_referral_code(self):
         """A short code to share: the first name in Latin letters and the id."""
@@ -565,7 +572,9 @@ class ResPartner(models.Model):
         letters = "".join(ch for ch in letters if "a" <= ch <= "z")[:8].upper()
         return f"{letters or 'M'}{self.id}"
 
-    def _loyalty_grant_referral_bonus(self, order_amount, source):
+    def _loyalty_grant_referral_bonus(
+        self, order_amount, source, coalition_partner=None
+    ):
         """Both sides of a referral earn a bonus on the first qualifying purchase."""
         Ledger = self.env["loyalty.ledger"]
         for member in self.filtered("loyalty_referrer_id"):
@@ -592,9 +601,10 @@ class ResPartner(models.Model):
                         f"referral/{member.id}/{side}",
                         reason=_("Referral of %(member)s", member=member.name),
                         source=source,
+                        coalition_partner=coalition_partner,
                     )
 
-    def _loyalty_grant_questionnaire_bonus(self):
+    def _loyalty_grant_questionnaire_bonus(self, coalition_partner=None):
         """Questionnaire bonus, once per member, when the questionnaire is complete."""
         Ledger = self.env["loyalty.ledger"]
         for member in self.filtered(lambda p: p.loyalty_completeness >= 100):
@@ -609,6 +619,7 @@ class ResPartner(models.Model):
                     f"res.partner/{member.id}/questionnaire",
                     reason=_("Questionnaire completed"),
                     source=member,
+                    coalition_partner=coalition_partner,
                 )
 
     @api.model
@@ -644,49 +655,40 @@ class ResPartner(models.Model):
             )
         )
         Ledger = self.env["loyalty.ledger"]
-        expiry = {}
-        vals_list = []
-        for partner_id, card_id, points, _company_id in rows:
-            card = self.env["loyalty.card"].browse(card_id)
-            if card.program_id not in expiry:
-                expiry[card.program_id] = card.program_id._loyalty_expiry_date(today)
-            vals_list.append(
-                {
-                    "card_id": card_id,
-                    "entry_type": "bonus",
-                    "points": points,
-                    "state": "available",
-                    "expiry_date": expiry[card.program_id],
-                    "reason": _("Birthday bonus"),
-                    "res_model": "res.partner",
-                    "res_id": partner_id,
-                    "idempotency_key": (
-                        f"res.partner/{partner_id}/birthday/{today.year}"
-                    ),
-                    "user_id": self.env.user.id,
-                }
-            )
-        entries = (
-            Ledger.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
+        Card = self.env["loyalty.card"]
+        return Ledger._post_bulk(
+            [
+                Ledger._entry_vals(
+                    Card.browse(card_id),
+                    points,
+                    "bonus",
+                    reason=_("Birthday bonus"),
+                    source=self.browse(partner_id),
+                    idempotency_key=f"res.partner/{partner_id}/birthday/{today.year}",
+                )
+                for partner_id, card_id, points, _company_id in rows
+            ]
         )
-        entries.card_id._loyalty_sync_points()
-        return entries
 
-    def _loyalty_adjust(self, points, reason):
-        """A Loyalty Manager's correction of the member's balance (a ledger entry)."""
+    def _loyalty_adjust(self, points, reason, card=None, coalition_partner=None):
+        """A Loyalty Manager's correction of the member's balance (a ledger entry).
+
+        Points added expire under the program's policy, like any other lot."""
         self.ensure_one()
         if not self.env.user.has_group("loyalty_crm.group_loyalty_manager"):
             raise AccessError(_("Only a Loyalty Manager can adjust a bonus balance."))
         if not reason:
             raise UserError(_("Say why the balance is adjusted."))
-        if not self.loyalty_card_id:
+        card = card or self.loyalty_card_id
+        if not card:
             raise UserError(_("%(member)s is not a member.", member=self.display_name))
         return self.env["loyalty.ledger"]._post(
-            self.loyalty_card_id,
+            card,
             points,
             "adjustment",
             reason=reason,
             allow_inactive=True,
+            coalition_partner=coalition_partner,
         )
 
     @api.model

@@ -118,19 +118,8 @@ class ResPartner(models.Model):
         return [("loyalty_last_purchase_date", flipped, date)]
 
     # ------------------------------------------------------------ enrolment
-    def _loyalty_enrol(self, *args, **kwargs):
+    def _loyalty_set_acquisition(self, source):
         """Record a default acquisition channel when none was given."""
-        card = super()._loyalty_enrol(*args, **kwargs)
-        # the parent's signature: (program, card_code, source, consent, referral_code)
-        named = dict(
-            zip(
-                ("program", "card_code", "source", "consent", "referral_code"),
-                args,
-                strict=False,
-            )
-        )
-        named.update(kwargs)
-        source = "referral" if named.get("referral_code") else named.get("source")
         source = source if source in ENROL_SOURCES else "backoffice"
         vals = {}
         if not self.loyalty_source_id:
@@ -145,7 +134,6 @@ class ResPartner(models.Model):
             vals["loyalty_medium_id"] = medium.id if medium else False
         if vals:
             self.sudo().write(vals)
-        return card
 
     # ------------------------------------------------------------ RFM
     @api.model

@@ -1,8 +1,5 @@
-from collections import defaultdict
-
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
-from odoo.tools import float_round
+from odoo.exceptions import AccessError, UserError
 
 from ..tools import LoyaltyError
 
@@ -28,6 +25,45 @@ class SaleOrderLine(models.Model):
         copy=False,
         help="Bonus points this line costs the customer.",
     )
+
+    def _loyalty_guard_redemption_fields(self, vals_list):
+        """Points paid on a quotation are set by the spending actions only (their
+        values are checked again at confirmation): never over RPC."""
+        guarded = {
+            "loyalty_points",
+            "loyalty_redemption_line",
+            "loyalty_redemption_kind",
+        }
+        if self.env.context.get("_loyalty_redemption_line"):
+            return
+        if any(guarded & set(vals) for vals in vals_list):
+            raise AccessError(
+                _(
+                    "Points are spent on a quotation with its Spend Bonus Points "
+                    "button: the points of a line cannot be written."
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._loyalty_guard_redemption_fields(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._loyalty_guard_redemption_fields([vals])
+        if (
+            self.filtered("loyalty_redemption_line")
+            and {"price_unit", "product_id", "product_uom_qty", "discount", "tax_id"}
+            & set(vals)
+            and not self.env.context.get("_loyalty_redemption_line")
+        ):
+            raise UserError(
+                _(
+                    "A line paid with bonus points cannot be changed: remove the "
+                    "points and spend them again."
+                )
+            )
+        return super().write(vals)
 
 
 class SaleOrder(models.Model):
@@ -67,25 +103,11 @@ class SaleOrder(models.Model):
         entries = (
             self.env["loyalty.ledger"]
             .sudo()
-            .search(
-                [
-                    ("res_model", "=", "sale.order"),
-                    ("res_id", "in", self.ids),
-                    ("state", "!=", "cancelled"),
-                    ("entry_type", "in", ("accrual", "redemption", "reversal")),
-                ]
-            )
+            .search([("res_model", "=", "sale.order"), ("res_id", "in", self.ids)])
         )
-        earned, spent = defaultdict(float), defaultdict(float)
-        for entry in entries:
-            # a negative reversal takes earned points back, a positive one gives
-            # spent points back
-            if entry.entry_type == "accrual" or (
-                entry.entry_type == "reversal" and entry.points < 0
-            ):
-                earned[entry.res_id] += entry.points
-            else:
-                spent[entry.res_id] -= entry.points
+        earned, spent = self.env["loyalty.settlement"]._earned_spent(
+            entries, key=lambda e: e.res_id
+        )
         for order in self:
             order.loyalty_points_earned = earned[order.id]
             order.loyalty_points_spent = spent[order.id]
@@ -155,21 +177,11 @@ class SaleOrder(models.Model):
     def _loyalty_max_points(self):
         """The most points this order can take: balance, cap and minimum balance."""
         self.ensure_one()
-        card = self._loyalty_card()
-        if not card:
-            return 0.0
-        program = card.program_id
-        if card.points < program.min_balance_to_spend or card.points <= 0:
-            return 0.0
-        cap_value = (
-            self._loyalty_paid_amount() * (program.max_redeem_share or 0.0) / 100.0
+        return self.env["loyalty.settlement"]._max_points(
+            self._loyalty_card(), self._loyalty_paid_amount()
         )
-        cap_points = float_round(
-            cap_value / program.point_value, 2, rounding_method="DOWN"
-        )
-        return max(min(card.points, cap_points), 0.0)
 
-    def _loyalty_check_spending(self, points, other_points=0.0):
+    def _loyalty_check_spending(self, points, other_points=0.0, capped=True):
         """The card that pays ``points`` (on top of ``other_points``), or raise."""
         self.ensure_one()
         if self.state not in ("draft", "sent"):
@@ -182,22 +194,14 @@ class SaleOrder(models.Model):
                     customer=self.partner_id.display_name,
                 )
             )
-        program = card.program_id
         if points <= 0:
             raise UserError(_("Enter a positive number of points."))
-        if card.points < program.min_balance_to_spend:
-            raise UserError(
-                _(
-                    "Points can be spent from a balance of %(minimum)s; the member "
-                    "has %(balance)s.",
-                    minimum=program.min_balance_to_spend,
-                    balance=card.points,
-                )
-            )
-        if points + other_points > card.points:
-            raise UserError(
-                _("The member has %(balance)s points only.", balance=card.points)
-            )
+        self.env["loyalty.settlement"]._check_spend(
+            card,
+            points,
+            self._loyalty_paid_amount() if capped else None,
+            other_points=other_points,
+        )
         return card
 
     def _loyalty_gift_lines(self):
@@ -212,24 +216,14 @@ class SaleOrder(models.Model):
         Checked again, under a lock on the card, when the order is confirmed.
         """
         self.ensure_one()
-        points = float_round(points or 0.0, 2)
+        points = round(points or 0.0, 2)
         gifts = self._loyalty_gift_lines()
         card = self._loyalty_check_spending(points, sum(gifts.mapped("loyalty_points")))
         program = card.program_id
-        maximum = self._loyalty_max_points()
-        if points > maximum:
-            raise UserError(
-                _(
-                    "At most %(maximum)s points can be spent on this order "
-                    "(%(share)s %% of its amount).",
-                    maximum=maximum,
-                    share=program.max_redeem_share,
-                )
-            )
         (self.order_line.filtered("loyalty_redemption_line") - gifts).unlink()
-        reward = program.reward_ids.filtered(lambda r: r.reward_type == "discount")[:1]
+        reward = program._loyalty_discount_reward()
         value = self.currency_id.round(points * program.point_value)
-        self.env["sale.order.line"].create(
+        self.env["sale.order.line"].with_context(_loyalty_redemption_line=True).create(
             {
                 "order_id": self.id,
                 "product_id": reward.discount_line_product_id.id,
@@ -264,10 +258,10 @@ class SaleOrder(models.Model):
             ):
                 raise UserError(_("Shipping is already free on this order."))
         spending = sum(self.order_line.mapped("loyalty_points"))
-        self._loyalty_check_spending(reward.required_points, spending)
+        self._loyalty_check_spending(reward.required_points, spending, capped=False)
         if reward.reward_type == "shipping":
             return self._loyalty_apply_free_shipping(reward)
-        self.env["sale.order.line"].create(
+        self.env["sale.order.line"].with_context(_loyalty_redemption_line=True).create(
             {
                 "order_id": self.id,
                 "product_id": reward.reward_product_id.id,
@@ -291,7 +285,7 @@ class SaleOrder(models.Model):
         value = sum(delivery.mapped("price_total"))
         if reward.discount_max_amount:
             value = min(value, reward.discount_max_amount)
-        self.env["sale.order.line"].create(
+        self.env["sale.order.line"].with_context(_loyalty_redemption_line=True).create(
             {
                 "order_id": self.id,
                 "product_id": reward.discount_line_product_id.id,
@@ -329,8 +323,12 @@ class SaleOrder(models.Model):
         }
 
     def _loyalty_redeem(self):
-        """Take the points the orders are paid with (once per confirmation)."""
+        """Take the points the orders are paid with (once per confirmation),
+        after checking again, under the card's lock, what was checked when they
+        were applied: the discount is worth its points at today's point value,
+        within the cap of what is paid now and the minimum balance."""
         Ledger = self.env["loyalty.ledger"]
+        Settlement = self.env["loyalty.settlement"]
         for order in self.filtered("loyalty_points_to_spend"):
             card = order._loyalty_card()
             if not card:
@@ -361,6 +359,50 @@ class SaleOrder(models.Model):
             )
             if redeemed - restored > 0:
                 continue  # already taken for this confirmation
+            Ledger._lock_cards(card)
+            program = card.program_id
+            discount = order.order_line.filtered(
+                lambda line: line.loyalty_redemption_kind == "discount"
+            )
+            discount_points = sum(discount.mapped("loyalty_points"))
+            other_points = order.loyalty_points_to_spend - discount_points
+            if discount:
+                value = -sum(discount.mapped("price_total"))
+                expected = order.currency_id.round(
+                    discount_points * program.point_value
+                )
+                if order.currency_id.compare_amounts(value, expected):
+                    raise UserError(
+                        _(
+                            "%(order)s: the points discount (%(value)s) is no longer "
+                            "what its %(points)s points are worth (%(expected)s): "
+                            "remove the points and spend them again.",
+                            order=order.name,
+                            value=value,
+                            points=discount_points,
+                            expected=expected,
+                        )
+                    )
+                try:
+                    Settlement._check_spend(
+                        card,
+                        discount_points,
+                        order._loyalty_paid_amount(),
+                        other_points=other_points,
+                    )
+                except UserError as error:
+                    raise UserError(
+                        _(
+                            "%(order)s cannot be confirmed with these points: "
+                            "%(reason)s Remove the points or spend fewer.",
+                            order=order.name,
+                            reason=error.args[0],
+                        )
+                    ) from error
+            elif other_points > card.points + 0.005:
+                raise UserError(
+                    _("The member has %(balance)s points only.", balance=card.points)
+                )
             generation = len(entries.filtered(lambda e: e.entry_type == "redemption"))
             Ledger._post_once(
                 card,
@@ -369,53 +411,47 @@ class SaleOrder(models.Model):
                 f"sale.order/{order.id}/redemption/{generation}",
                 reason=_("Paid part of %(order)s", order=order.name),
                 source=order,
+                amount=order._loyalty_paid_amount(),
             )
 
     # ------------------------------------------------------------ points
     def _loyalty_card(self):
         self.ensure_one()
-        card = self.partner_id.commercial_partner_id.loyalty_card_id
-        if (
-            card
-            and card.program_id == self._loyalty_program()
-            and card.loyalty_state
-            in (
-                "issued",
-                "active",
-            )
-        ):
-            return card
-        return self.env["loyalty.card"]
+        return self.env["loyalty.settlement"]._usable_card(
+            self.partner_id, self.company_id
+        )
 
     def _loyalty_earning_lines(self):
-        """``(product, qty, amount)`` of the lines that earn points.
-
-        Reward lines never earn; the part of the order paid with points (the
-        bonus program's discount lines) is taken off every line in proportion.
-        """
+        """``(product, qty, amount)`` of the lines that earn points: Odoo's own
+        amounts, reward and delivery lines excluded, net of the part paid with
+        points (the settlement core's rule)."""
         self.ensure_one()
         program = self._loyalty_program()
-        amount_field = "price_total" if program.earn_tax_included else "price_subtotal"
+        earn_field = "price_total" if program.earn_tax_included else "price_subtotal"
         lines = self.order_line.filtered(lambda line: not line.display_type)
         paid = lines.filtered(
             lambda line: not line.is_reward_line
             and not line.loyalty_redemption_line
             and not line.is_delivery
-            and line.product_uom_qty > 0
         )
-        gross = sum(paid.mapped(amount_field))
-        paid_with_points = -sum(
+        points_value = -sum(
             lines.filtered(
                 lambda line: line.loyalty_redemption_kind == "discount"
-            ).mapped(amount_field)
+            ).mapped("price_total")
         )
-        if gross <= 0:
-            return []
-        factor = max(gross - paid_with_points, 0.0) / gross
-        return [
-            (line.product_id, line.product_uom_qty, line[amount_field] * factor)
-            for line in paid
-        ]
+        earning, _basis, _unmatched = self.env["loyalty.settlement"]._earning_basis(
+            [
+                (
+                    line.product_id,
+                    line.product_uom_qty,
+                    line.price_total,
+                    line[earn_field],
+                )
+                for line in paid
+            ],
+            points_value=points_value,
+        )
+        return earning
 
     def _loyalty_accrue(self):
         """Post the points each order earned (once per order, whatever happens)."""
@@ -424,19 +460,15 @@ class SaleOrder(models.Model):
             card = order._loyalty_card()
             if not card:
                 continue
-            program = card.program_id
             lines = order._loyalty_earning_lines()
-            member = card.partner_id
-            points = program._loyalty_compute_points(
-                lines, multiplier=member.loyalty_tier_id.multiplier or 1.0
-            )
-            if points <= 0:
+            amount = round(sum(amount for _product, _qty, amount in lines), 2)
+            if amount <= 0:
                 continue
             history = Ledger.sudo().search(
                 [
                     ("res_model", "=", "sale.order"),
                     ("res_id", "=", order.id),
-                    ("entry_type", "in", ("accrual", "reversal")),
+                    ("entry_type", "in", ("accrual", "reversal", "debt")),
                     ("state", "!=", "cancelled"),
                 ]
             )
@@ -450,23 +482,18 @@ class SaleOrder(models.Model):
                     ("entry_type", "=", "accrual"),
                 ]
             )
-            pending = program.pending_days > 0
-            Ledger._post_once(
-                card,
-                points,
-                "accrual",
-                f"sale.order/{order.id}/accrual/{generation}",
-                state="pending" if pending else "available",
-                available_date=pending
-                and fields.Date.add(
-                    fields.Date.context_today(self), days=program.pending_days
-                ),
-                reason=_("Purchase %(order)s", order=order.name),
-                source=order,
-                amount=sum(amount for _product, _qty, amount in lines),
-            )
-            member._loyalty_update_tiers(allow_downgrade=False)
-            member._loyalty_grant_referral_bonus(order.amount_total, order)
+            try:
+                Ledger._accrue_purchase(
+                    card,
+                    amount,
+                    f"sale.order/{order.id}/accrual/{generation}",
+                    lines=lines,
+                    reference=_("Purchase %(order)s", order=order.name),
+                    source=order,
+                )
+            except LoyaltyError as error:
+                if error.code != "validation_error":  # earns nothing by the rules
+                    raise
 
     def _loyalty_reverse(self, share, source, reason):
         """Take back ``share`` (0-1) of the points each order earned and give back

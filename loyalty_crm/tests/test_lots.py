@@ -63,12 +63,15 @@ class TestLots(LoyaltyCase):
         self.program.points_lifetime = "none"
         self.assertFalse(self.Ledger._post(self.card, 10, "accrual").expiry_date)
 
-    def test_adjustments_do_not_expire(self):
+    def test_adjustments_follow_the_expiry_policy(self):
+        # a correction that adds points is a lot like any other: it expires
+        # with the program's lifetime (no "adjust and keep forever")
         with freeze_time("2026-01-01"):
-            self._credit(self.member, 25)
-        with freeze_time("2027-01-01"):
+            entry = self._credit(self.member, 25)
+        self.assertTrue(entry.expiry_date)
+        with freeze_time("2027-06-01"):
             self.Ledger._cron_expire()
-        self.assertEqual(self.card.points, 25)
+        self.assertEqual(self.card.points, 0)
 
     def test_pending_points_released_once_by_cron(self):
         with freeze_time("2026-01-01"):

@@ -86,19 +86,20 @@ class TestPosAccrual(PosLoyaltyCase):
         order.invalidate_recordset()
         self.assertEqual(order.loyalty_crm_points_earned, 50)
 
-    def test_discount_never_reserved_is_refused(self):
+    def test_discount_never_reserved_lands_and_leaves_the_points_owed(self):
         payload = order_payload(
             self.session,
             [(self.product, 1, 1000), self._discount_line(300)],
             self.member,
         )
-        with (
-            self.assertRaisesRegex(UserError, "does not match the points reserved"),
-            self.env.cr.savepoint(),
-        ):
-            self._sync(payload)
-        self.assertFalse(self.env["pos.order"].search([("uuid", "=", payload["uuid"])]))
+        order = self._sync(payload)
+        # the paid order is never lost; the points it was paid with are owed
+        self.assertEqual(order.state, "paid")
         self.assertEqual(self.card.points, 0)
+        self.assertEqual(self.card.loyalty_debt, 300 - 35)  # its own 5 % of 700 paid
+        self.assertEqual(
+            order.loyalty_crm_exception_ids.mapped("code"), ["points_owed"]
+        )
 
     def test_blocked_card_earns_nothing_but_the_sale_goes_on(self):
         self.card.with_user(self.manager).action_loyalty_block("stolen")
@@ -196,7 +197,7 @@ class TestPosRedemption(PosLoyaltyCase):
         self.assertTrue(first["ok"])
         self.assertFalse(second["ok"])
         self.assertEqual(second["code"], "insufficient_points")
-        self.assertIn("100.0 points available", second["message"])
+        self.assertIn("has 100.0 points", second["message"])
         self.assertEqual(self.card.points, 100)
         self.assertEqual(self.Ledger.search_count([("card_id", "=", self.card.id)]), 2)
 
@@ -249,8 +250,16 @@ class TestPosRedemption(PosLoyaltyCase):
             self.member,
             uuid=uuid,
         )
-        with self.assertRaisesRegex(UserError, "does not match the points reserved"):
-            self._sync(payload)
+        order = self._sync(payload)
+        # the 100 reserved points pay 100; the other 200 were given without points
+        self.assertEqual(order.state, "paid")
+        self.assertEqual(
+            [(e.entry_type, e.state, e.points) for e in self._entries(uuid)],
+            [("redemption", "posted", -100), ("accrual", "available", 35)],
+        )
+        self.assertEqual(
+            order.loyalty_crm_exception_ids.mapped("code"), ["discount_mismatch"]
+        )
 
     def test_cap_is_checked_again_on_the_synced_lines(self):
         uuid = str(uuid_lib.uuid4())
@@ -264,8 +273,13 @@ class TestPosRedemption(PosLoyaltyCase):
             payment=0,
         )
         payload["amount_total"] = 0
-        with self.assertRaisesRegex(UserError, "at most 30.0 %"):
-            self._sync(payload)
+        order = self._sync(payload)
+        # the order lands, the points are taken, the cashier's excess is flagged
+        self.assertEqual(order.state, "paid")
+        self.assertEqual(self.card.points, 200)
+        self.assertEqual(
+            order.loyalty_crm_exception_ids.mapped("code"), ["discount_over_cap"]
+        )
 
     def test_cron_releases_reservations_never_paid(self):
         old, recent = str(uuid_lib.uuid4()), str(uuid_lib.uuid4())
@@ -357,7 +371,10 @@ class TestPosRefund(PosLoyaltyCase):
             for line in order.lines.filtered(lambda line: line.product_id in products)
         ]
         if discount_qty:
-            refunds.append((order._loyalty_pos_discount_lines(), discount_qty))
+            discount = order.lines.filtered(
+                lambda line: line.product_id == self.discount_product
+            )
+            refunds.append((discount, discount_qty))
         return order_payload(self.session, [], self.member, refunds=refunds)
 
     def _refund(self, order, products, discount_qty=0):
@@ -380,19 +397,25 @@ class TestPosRefund(PosLoyaltyCase):
 
     def test_partial_refunds_in_proportion(self):
         order = self._paid_sale()
-        # the money paid back can't include the part paid with points
-        with (
-            self.assertRaisesRegex(UserError, "return 40.0 of its points discount"),
-            self.env.cr.savepoint(),
-        ):
-            self._refund(order, self.product_b)
-        self.assertEqual(self.card.points, 423)
         self._refund(order, self.product_b, 0.286)  # 400 of 1400
         # earned 63 * 4/14 = 18 taken back, spent 140 * 4/14 = 40 given back
         self.assertEqual(self.card.points, 423 - 18 + 40)
         self._refund(order, self.product, 0.714)  # the rest
         self.assertEqual(self.card.points, 500)
         self.assertFalse(self.Ledger._loyalty_find_mismatches())
+
+    def test_return_paid_back_in_money_gives_no_points_back(self):
+        order = self._paid_sale()
+        # the money paid back includes the part paid with points: those points
+        # are not given back (the customer got their value), and it is flagged
+        refund = self._refund(order, self.product_b)
+        self.assertEqual(refund.state, "paid")
+        self.assertEqual(self.card.points, 423 - 18)
+        self.assertEqual(refund.loyalty_crm_points_spent, 0)
+        self.assertEqual(
+            refund.loyalty_crm_exception_ids.mapped("code"),
+            ["return_discount_missing"],
+        )
 
 
 @tagged("post_install", "-at_install")

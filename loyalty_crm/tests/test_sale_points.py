@@ -228,7 +228,7 @@ class TestSaleRedemptionAndTiers(SaleCase):
         with self.assertRaisesRegex(UserError, "from a balance of 100"):
             order._loyalty_apply_points(50)
         self.Ledger._post(self.card, 901, "adjustment", reason="seed")  # 1000
-        with self.assertRaisesRegex(UserError, r"At most 300\.0 points"):
+        with self.assertRaisesRegex(UserError, r"at most 30\.0 %"):
             order._loyalty_apply_points(301)
         with self.assertRaisesRegex(UserError, "positive"):
             order._loyalty_apply_points(-5)
