@@ -1,7 +1,7 @@
 """``python -m bench``: generate data at scale and measure (see README, Benchmarks).
 
-Sections: generate, lookup, crons, pos, api, soak, kpi. A section that cannot run
-on this database says "not available" and why; no figure is ever made up.
+Sections: generate, lookup, crons, pos, api, floor, soak, kpi, scale. A section that
+cannot run on this database says "not available" and why; no figure is ever made up.
 """
 
 import argparse
@@ -14,10 +14,10 @@ import sys
 import time
 import traceback
 
-from . import api_bench, crons, datagen, kpi, lookup, pos
+from . import api_bench, api_floor, crons, datagen, kpi, lookup, pos, scale
 from .odoo_env import environment, load_registry
 
-SECTIONS = ["lookup", "crons", "pos", "api", "soak", "kpi"]
+SECTIONS = ["lookup", "crons", "pos", "api", "floor", "soak", "kpi", "scale"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -120,6 +120,15 @@ def main():
             requests_per_case=args.api_requests,
             runs=args.runs,
         ),
+        "floor": lambda: api_floor.run(
+            registry,
+            environment,
+            args.conf,
+            args.db,
+            clients=args.api_clients,
+            requests_per_case=args.api_requests,
+            runs=args.runs,
+        ),
         "soak": lambda: api_bench.soak(
             registry,
             environment,
@@ -129,6 +138,14 @@ def main():
             total=args.soak,
         ),
         "kpi": lambda: kpi.run(registry, environment, runs=args.runs),
+        "scale": lambda: scale.run(
+            registry,
+            environment,
+            args.conf,
+            args.db,
+            clients=args.api_clients,
+            requests=args.api_requests,
+        ),
     }
     for name in SECTIONS:
         if name not in wanted:

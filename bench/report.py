@@ -76,6 +76,41 @@ def rows(result):  # noqa: C901 - one block per section
                     "0 overdrafts",
                 )
             )
+    sec = status("floor")
+    if sec:
+        for case in ("floor", "lookup", "accrual, distinct cards", "accrual, one card"):
+            k = sec[case]
+            out.append(
+                (
+                    f"(3b) {case}",
+                    _fmt(k["requests_per_second"], " req/s")
+                    + f", p50 {_fmt(k['p50_ms'], ' ms')}",
+                    f"{k['requests']} requests, retries {k['retries']}, "
+                    f"failed {k['failed']}",
+                    "",
+                )
+            )
+        ratios, one = sec["ratios"], sec["one card"]
+        out.append(
+            (
+                "(3b) API / Odoo's floor",
+                f"lookup {_fmt(ratios['lookup / floor'])}, "
+                f"accrual {_fmt(ratios['accrual / floor'])}",
+                "same server, same run",
+                "lookup >= 0.70, accrual >= 0.50",
+            )
+        )
+        out.append(
+            (
+                "(3b) one card",
+                f"{_fmt(one['retries_per_1000'])} retries / 1,000",
+                f"serialization failures {one['serialization_failures_in_server_log']},"
+                f" 201 answers {one['answers_201']}, entries {one['ledger_entries']}, "
+                f"lost {one['lost']}, paid twice {one['paid_twice']}, "
+                f"overdrafts {one['overdrafts']}",
+                "0 retries, 0 lost, 0 twice",
+            )
+        )
     sec = status("soak")
     if sec:
         out.append(
@@ -84,6 +119,41 @@ def rows(result):  # noqa: C901 - one block per section
                 f"{_fmt(sec['requests_per_second'], ' req/s')}",
                 f"cards off their ledger: {sec['mismatches']}",
                 "0",
+            )
+        )
+    sec = status("scale")
+    if sec:
+        reads, writes, one = sec["reads"], sec["writes"], sec["one card"]
+        out.append(
+            (
+                "(6) replica + 2 servers",
+                "passed" if sec["passed"] else "FAILED",
+                ", ".join(
+                    f"{k}: {'yes' if v else 'NO'}" for k, v in sec["checks"].items()
+                ),
+                "all yes",
+            )
+        )
+        out.append(
+            (
+                "(6) reads / writes",
+                f"{reads['lookups']} lookups: card index scans replica "
+                f"{reads['replica_card_index_scans']}, primary "
+                f"{reads['primary_card_index_scans']}",
+                f"ledger rows inserted on the primary "
+                f"{writes['primary_ledger_rows_inserted']}; one card paid "
+                f"{one['paid']} of {one['payable']}",
+                "",
+            )
+        )
+        tp = sec["throughput"]
+        out.append(
+            (
+                "(6) 1 vs 2 servers",
+                f"{_fmt(tp['one server']['requests_per_second'], ' req/s')} vs "
+                f"{_fmt(tp['two servers']['requests_per_second'], ' req/s')}",
+                "3 lookups : 1 accrual, same clients",
+                "",
             )
         )
     sec = status("kpi")

@@ -5,7 +5,7 @@
 # Settings (environment):
 #   BENCH_MEMBERS=10000   members (10 ledger entries and 2 POS orders each)
 #   BENCH_SCALE=full      100k members / 1M ledger entries / 200k orders
-#   BENCH_SECTIONS        comma-separated: lookup,crons,pos,api,soak,kpi (default all)
+#   BENCH_SECTIONS        comma-separated: lookup,crons,pos,api,floor,soak,kpi,scale (default all)
 #   BENCH_RUNS=3          runs per measurement (the median is reported)
 #   BENCH_POS_ORDERS=1000 orders per POS sync run
 #   BENCH_API_REQUESTS=400 requests per API case and run (8 clients)
@@ -60,7 +60,7 @@ export ODOO_DIR
 PYTHONPATH="$ODOO_DIR${PYTHONPATH:+:$PYTHONPATH}" nice -n "${BENCH_NICE:-10}" \
     "$VENV/bin/python" -m bench --conf "$CONF" --db "$DB" --members "$MEMBERS" \
     "${generate[@]}" \
-    --sections "${BENCH_SECTIONS:-lookup,crons,pos,api,soak,kpi}" \
+    --sections "${BENCH_SECTIONS:-lookup,crons,pos,api,floor,soak,kpi,scale}" \
     --runs "${BENCH_RUNS:-3}" \
     --pos-orders "${BENCH_POS_ORDERS:-1000}" \
     --soak "${BENCH_SOAK:-20000}" \

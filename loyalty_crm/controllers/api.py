@@ -1,9 +1,11 @@
 """JSON over HTTP at /api/loyalty/v1 (the contract is API.md); thin handlers.
 
-Every handler authenticates the Bearer key, parses the body and calls
-:class:`~odoo.addons.loyalty_crm.services.api.LoyaltyApi`. A refusal rolls the
-request's transaction back before answering: Odoo commits what a handler
-leaves behind when it returns normally, and a refused request writes nothing.
+The routes are built from the one route table,
+:data:`~odoo.addons.loyalty_crm.models.loyalty_api.OPERATIONS`. Every handler
+authenticates the Bearer key, parses the body and calls the ``loyalty.api``
+model. A refusal rolls the request's transaction back before answering: Odoo
+commits what a handler leaves behind when it returns normally, and a refused
+request writes nothing.
 """
 
 import logging
@@ -12,13 +14,14 @@ import re
 from odoo import _, http
 from odoo.http import request
 
-from ..services.api import (
+from ..models.loyalty_api import (
     BASE_PATH,
     MAX_BODY_BYTES,
     OPERATIONS,
     ApiError,
-    LoyaltyApi,
     parse_json_body,
+    path_arguments,
+    route_rule,
     run_with_retries,
 )
 from ..services.openapi import openapi_document
@@ -39,6 +42,29 @@ ROUTE = {
 }
 
 
+def api_route(operation):
+    """The handler of one operation of the route table, routed at its path and
+    method; a controller inheriting this one overrides it by name with
+    ``@http.route()`` and ``super()``.
+
+    A GET (lookup, history) only reads: its route is read-only, so that Odoo
+    serves it on a read-only cursor, from the streaming replica when one is
+    configured (``--db_replica_host``). A POST, with the check of its
+    idempotency key, always runs on the primary.
+    """
+
+    def handler(self, **kwargs):
+        # kwargs holds the query string too: only the path's parameters are args
+        args = {name: kwargs[name] for name in path_arguments(operation)}
+        return self._dispatch(operation, **args)
+
+    handler.__name__ = handler.__qualname__ = operation
+    method = OPERATIONS[operation]["method"]
+    return http.route(
+        route_rule(operation), methods=[method], readonly=method == "GET", **ROUTE
+    )(handler)
+
+
 class LoyaltyApiController(http.Controller):
     def _read_body(self):
         httprequest = request.httprequest
@@ -51,8 +77,8 @@ class LoyaltyApiController(http.Controller):
     def _dispatch(self, operation, **args):
         env = request.env
         try:
-            uid = LoyaltyApi.authenticate(
-                env, request.httprequest.headers.get("Authorization")
+            uid = env["loyalty.api"].authenticate(
+                request.httprequest.headers.get("Authorization")
             )
             # messages in the API user's language
             lang = env["res.users"].browse(uid).sudo().lang
@@ -73,51 +99,22 @@ class LoyaltyApiController(http.Controller):
             _logger.error("%s answered %s, not in its contract", operation, status)
         return request.make_json_response(payload, status=status)
 
-    @http.route(f"{BASE_PATH}/openapi.json", methods=["GET"], **ROUTE)
+    @http.route(f"{BASE_PATH}/openapi.json", methods=["GET"], readonly=True, **ROUTE)
     def openapi(self):
         return request.make_json_response(
             openapi_document(request.httprequest.host_url.rstrip("/"))
         )
 
-    @http.route(f"{BASE_PATH}/members/lookup", methods=["GET"], **ROUTE)
-    def lookup(self, **_kw):
-        return self._dispatch("lookup")
+    lookup = api_route("lookup")
+    create_member = api_route("create_member")
+    transactions = api_route("transactions")
+    accrue = api_route("accrue")
+    redeem = api_route("redeem")
+    reverse = api_route("reverse")
+    adjust = api_route("adjust")
+    replace_card = api_route("replace_card")
 
-    @http.route(f"{BASE_PATH}/members", methods=["POST"], **ROUTE)
-    def create_member(self, **_kw):
-        return self._dispatch("create_member")
-
-    @http.route(
-        f"{BASE_PATH}/members/<int:member_id>/transactions", methods=["GET"], **ROUTE
-    )
-    def transactions(self, member_id, **_kw):
-        return self._dispatch("transactions", member_id=member_id)
-
-    @http.route(f"{BASE_PATH}/accruals", methods=["POST"], **ROUTE)
-    def accrue(self, **_kw):
-        return self._dispatch("accrue")
-
-    @http.route(f"{BASE_PATH}/redemptions", methods=["POST"], **ROUTE)
-    def redeem(self, **_kw):
-        return self._dispatch("redeem")
-
-    @http.route(
-        f"{BASE_PATH}/transactions/<int:transaction_id>/reversal",
-        methods=["POST"],
-        **ROUTE,
-    )
-    def reverse(self, transaction_id, **_kw):
-        return self._dispatch("reverse", transaction_id=transaction_id)
-
-    @http.route(f"{BASE_PATH}/adjustments", methods=["POST"], **ROUTE)
-    def adjust(self, **_kw):
-        return self._dispatch("adjust")
-
-    @http.route(f"{BASE_PATH}/cards/<string:code>/replace", methods=["POST"], **ROUTE)
-    def replace_card(self, code, **_kw):
-        return self._dispatch("replace_card", code=code[:64])
-
-    @http.route(f"{BASE_PATH}/<path:unknown>", **ROUTE)
+    @http.route(f"{BASE_PATH}/<path:unknown>", readonly=True, **ROUTE)
     def unknown(self, unknown, **_kw):
         """Anything else under the base path gets a JSON error, never an HTML page:
         a path of the contract with another method is 405, the rest (including an

@@ -277,7 +277,9 @@ class LoyaltyLedger(models.Model):
                     tuple(cards.ids),
                 )
             )
-            cards.invalidate_recordset(["points", "loyalty_debt"])
+            # read again under the lock: balance, debt and state (a concurrent
+            # block or replacement), whatever was cached before
+            cards.invalidate_recordset()
 
     @api.model
     def _entry_vals(

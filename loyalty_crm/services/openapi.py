@@ -1,6 +1,6 @@
 """The OpenAPI 3 description of the API, generated from its route table."""
 
-from .api import (
+from ..models.loyalty_api import (
     BASE_PATH,
     CHANNELS,
     EMPLOYMENTS,

@@ -1,7 +1,11 @@
 """What the concurrency tests share: jobs run in threads released together, each on
 its own cursor, and the removal of the members they committed."""
 
+import contextlib
+import logging
 import threading
+
+CONCURRENCY_ERRORS = ("could not serialize access", "deadlock detected")
 
 
 def run_together(registry, jobs, make_env, timeout=120):
@@ -47,3 +51,33 @@ def delete_members(cr, partner_ids):
         [ids + card_ids],
     )
     cr.execute("DELETE FROM res_partner WHERE id IN %s", [ids])
+
+
+class _CountConcurrencyErrors(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+        self.other = []
+
+    def filter(self, record):
+        message = record.getMessage()
+        if any(error in message for error in CONCURRENCY_ERRORS):
+            self.count += 1
+        else:
+            self.other.append(message)
+        return False  # counted (or kept for the test to show), not logged
+
+
+@contextlib.contextmanager
+def concurrency_errors():
+    """Count the queries that failed on a concurrent update (serialization
+    failure, deadlock: each one replayed by the API or by Odoo) while muting
+    Odoo's "bad query" log lines; yields the counter (``.count``, and the other
+    failed queries in ``.other``)."""
+    counter = _CountConcurrencyErrors()
+    logger = logging.getLogger("odoo.sql_db")
+    logger.addFilter(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeFilter(counter)

@@ -1,12 +1,14 @@
 import json
 import re
+from types import SimpleNamespace
 from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..controllers import api as api_controller
-from ..services.api import OPERATIONS, LoyaltyApi
+from ..models import loyalty_api
+from ..models.loyalty_api import OPERATIONS, LoyaltyApi
 from .api_common import BASE, ApiCase
 
 
@@ -80,6 +82,50 @@ class TestApi(ApiCase):
         self.assertError(
             self.api("POST", "/accruals", raw="x", key=False), 401, "unauthorized"
         )
+
+    def test_a_remembered_key_is_still_checked_on_every_request(self):
+        """The hash check of a key is remembered; revoking or expiring the key,
+        archiving its user, or a forged key with the same index never pass."""
+        user = new_test_user(
+            self.env,
+            "lc_api_memo",
+            groups="base.group_user,loyalty_crm.group_loyalty_api",
+        )
+        key = self._key(user)
+        lookup = f"/members/lookup?card={self.card.code}"
+        self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
+
+        # the second check does not hash the key again
+        def no_hashing(*_args):
+            raise AssertionError("the key was hashed again")
+
+        with patch.object(
+            loyalty_api, "API_KEY_CRYPT_CONTEXT", SimpleNamespace(verify=no_hashing)
+        ):
+            self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
+        forged = key[:-4] + ("0000" if key[-4:] != "0000" else "1111")
+        self.assertError(self.api("GET", lookup, key=forged), 401, "unauthorized")
+        self.env.cr.execute(
+            "UPDATE res_users_apikeys SET expiration_date = now() - interval '1 hour'"
+            " WHERE user_id = %s",
+            [user.id],
+        )
+        self.assertError(self.api("GET", lookup, key=key), 401, "unauthorized")
+        self.env.cr.execute(
+            "UPDATE res_users_apikeys SET expiration_date = NULL WHERE user_id = %s",
+            [user.id],
+        )
+        self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
+        user.active = False
+        self.env.flush_all()
+        self.assertError(self.api("GET", lookup, key=key), 401, "unauthorized")
+        user.active = True
+        self.env.flush_all()
+        self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
+        self.env["res.users.apikeys"].sudo().search(
+            [("user_id", "=", user.id)]
+        )._remove()
+        self.assertError(self.api("GET", lookup, key=key), 401, "unauthorized")
 
     # ------------------------------------------------------------ lookup
     def test_lookup(self):
@@ -652,7 +698,7 @@ class TestApi(ApiCase):
 
     def test_hot_paths_query_counts(self):
         """Lookup, accrual and redemption stay O(1) in the size of the data."""
-        service = LoyaltyApi(self.env, self.api_user.id)
+        service = self.env["loyalty.api"]._for_user(self.api_user.id)
         code = self.card.code
         calls = [
             ("lookup", {}, {"card": code}, None, 5),

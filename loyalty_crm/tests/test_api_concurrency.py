@@ -12,10 +12,9 @@ from odoo.api import Transaction
 from odoo.modules.registry import Registry
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase, get_db_name
-from odoo.tools import mute_logger
 
-from ..services.api import ApiError, run_with_retries
-from .concurrency import delete_members, run_together
+from ..models.loyalty_api import ApiError, run_with_retries
+from .concurrency import concurrency_errors, delete_members, run_together
 
 
 @tagged("post_install", "-at_install")
@@ -81,23 +80,31 @@ class TestApiConcurrency(BaseCase):
             cr.commit()  # pylint: disable=invalid-commit
             return card.id, card.code
 
-    def _call(self, env, operation, body):
+    def _call(self, env, operation, body, args=None):
         """One API call as the controller makes it (replayed on concurrent
         updates), committed, or rolled back on a refusal."""
         try:
-            result = run_with_retries(env, self.api_uid, operation, {}, {}, body)
+            result = run_with_retries(
+                env, self.api_uid, operation, args or {}, {}, body
+            )
             env.cr.commit()  # pylint: disable=invalid-commit
             return result
         except ApiError as error:
             env.cr.rollback()
             return error.status, error.payload()
 
-    @mute_logger("odoo.sql_db")
-    def _run_parallel(self, bodies, operation):
+    def _run_parallel(self, bodies, operation, args=None):
+        """The calls in parallel; ``self.replays``: how many queries failed on a
+        concurrent update (each one a replay) meanwhile."""
         jobs = [
-            lambda env, body=body: self._call(env, operation, body) for body in bodies
+            lambda env, body=body: self._call(env, operation, body, args)
+            for body in bodies
         ]
-        return run_together(self.registry, jobs, self._env, timeout=180)
+        with concurrency_errors() as errors:
+            outcomes = run_together(self.registry, jobs, self._env, timeout=180)
+        self.assertFalse(errors.other, "queries failed for another reason")
+        self.replays = errors.count
+        return outcomes
 
     def _balance(self, card_id):
         with self.registry.cursor() as cr:
@@ -134,6 +141,8 @@ class TestApiConcurrency(BaseCase):
             )
         )
         self.assertEqual(self._balance(card_id), (10.0, 10.0, 3))
+        # each request waited for the card's lock: none failed and was replayed
+        self.assertEqual(self.replays, 0)
 
     def test_parallel_replays_of_one_key_post_once(self):
         card_id, code = self._committed_member(100)
@@ -166,3 +175,64 @@ class TestApiConcurrency(BaseCase):
         outcomes = self._run_parallel(bodies, "accrue")
         self.assertEqual([s for s, _p in outcomes], [201] * 40, outcomes)
         self.assertEqual(self._balance(card_id)[:2], (200.5, 200.5))
+        self.assertEqual(self.replays, 0)
+
+    def test_mixed_spending_and_earning_on_one_card_adds_up(self):
+        """Accruals and redemptions interleaved on one card: every accrual
+        counts, no redemption overdraws, and the balance is exactly what the
+        answers say was paid."""
+        card_id, code = self._committed_member(50)
+        bodies = [
+            ("accrue", {"card": code, "amount": 100, "idempotency_key": f"conc-m{i}"})
+            if i % 2
+            else (
+                "redeem",
+                {
+                    "card": code,
+                    "points": 20,
+                    "order_amount": 1000,
+                    "idempotency_key": f"conc-m{i}",
+                },
+            )
+            for i in range(24)
+        ]
+        jobs = [
+            lambda env, op=op, body=body: (op, self._call(env, op, body))
+            for op, body in bodies
+        ]
+        with concurrency_errors() as errors:
+            outcomes = run_together(self.registry, jobs, self._env, timeout=180)
+        self.assertFalse(errors.other)
+        self.assertEqual(errors.count, 0)
+        accrued = [s for op, (s, _p) in outcomes if op == "accrue"]
+        self.assertEqual(accrued, [201] * 12, outcomes)
+        paid = sum(1 for op, (s, _p) in outcomes if op == "redeem" and s == 201)
+        refused = [
+            p["error"]["code"] for op, (s, p) in outcomes if op == "redeem" and s != 201
+        ]
+        self.assertEqual(set(refused) - {"insufficient_points"}, set(), outcomes)
+        # 50 + 12 accruals of 5 points (100 at the program's 5 %) - 20 per redemption
+        expected = 50 + 12 * 5.0 - 20 * paid
+        self.assertGreaterEqual(expected, 0)
+        self.assertEqual(self._balance(card_id), (expected, expected, paid))
+
+    def test_parallel_replacements_of_one_card_replace_it_once(self):
+        """Read committed writes still decide on what the card is under its lock:
+        one replacement wins, the others find the card replaced."""
+        card_id, code = self._committed_member(40)
+        outcomes = self._run_parallel(
+            [{"idempotency_key": f"conc-rep-{i}"} for i in range(6)],
+            "replace_card",
+            args={"code": code},
+        )
+        statuses = sorted(status for status, _payload in outcomes)
+        self.assertEqual(statuses, [201] + [409] * 5, outcomes)
+        self.assertEqual(
+            {p["error"]["code"] for s, p in outcomes if s == 409}, {"card_not_active"}
+        )
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT COUNT(*), SUM(points) FROM loyalty_card WHERE replaces_id = %s",
+                [card_id],
+            )
+            self.assertEqual(cr.fetchone(), (1, 40.0))

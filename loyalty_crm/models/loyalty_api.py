@@ -1,29 +1,41 @@
-"""The HTTP API's service layer: validation, idempotency and the operations.
+"""The HTTP API's operations: validation, idempotency and the operations.
 
-The controllers (``controllers/api.py``) only turn an HTTP request into a call
-of :meth:`LoyaltyApi.handle` and its result (or :class:`ApiError`) into a JSON
-response; everything else lives here, so that the same code can be driven from
-threads with their own cursors (concurrency tests, benchmarks).
+``loyalty.api`` is an AbstractModel: another addon extends an operation with
+``_inherit = "loyalty.api"`` and ``super()``, or adds one (a ``_validate_<name>``
+and a ``<name>`` method, a row in :data:`OPERATIONS` and its route, which the
+controller builds from that row). The controllers (``controllers/api.py``) only
+turn an HTTP request into a call of :meth:`LoyaltyApi.handle` and its result (or
+:class:`ApiError`) into a JSON response; everything else lives here, so that the
+same code can be driven from threads with their own cursors (concurrency tests,
+benchmarks).
 
-The contract is ``API.md`` (v1); :data:`OPERATIONS` lists every route with the
-statuses it may answer, and :func:`openapi_document` describes them.
+The contract is ``API.md`` (v1); :data:`OPERATIONS` is the one route table: the
+controller declares its routes from it and :func:`openapi_document` describes
+them.
 """
 
 import datetime
 import hashlib
+import hmac
 import json
 import math
 import random
 import re
+import threading
 import time
+from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 
 import psycopg2
 
-from odoo import _, fields
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.sql_db import TestCursor
 from odoo.tools import SQL
+
+from odoo.addons.base.models.res_users import INDEX_SIZE as API_KEY_INDEX_SIZE
+from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT as API_KEY_CRYPT_CONTEXT
 
 from ..models.loyalty_card import USABLE_STATES
 from ..tools import LoyaltyError, normalize_phone
@@ -36,6 +48,11 @@ MAX_LINES = 500
 MAX_ID = 2**31 - 1
 MAX_CONCURRENCY_RETRIES = 50
 API_GROUP = "loyalty_crm.group_loyalty_api"
+# API keys whose hash check passed in this process: {(key id, stored hash):
+# SHA-256 of the key}, least recently used first (see LoyaltyApi._check_api_key)
+_VERIFIED_KEYS = OrderedDict()
+_VERIFIED_KEYS_LOCK = threading.Lock()
+MAX_VERIFIED_KEYS = 1024
 MANAGER_GROUP = "loyalty_crm.group_loyalty_manager"
 
 STATUS_BY_CODE = {
@@ -242,19 +259,45 @@ def utc_timestamp(value):
     return value.replace(microsecond=0).isoformat() + "Z" if value else None
 
 
-def run_with_retries(env, uid, operation, args, query, body):
-    """:meth:`LoyaltyApi.handle` in a fresh transaction until it doesn't hit a
-    concurrent update (PostgreSQL serialization failure or deadlock).
+def begin_read_committed(env):
+    """Start the transaction of a write over again, in READ COMMITTED.
 
-    Odoo retries a whole request up to 5 times, waiting up to 2**n seconds in
-    between: many clients on one card (a till, a partner's batch) would run
-    out of tries. Here the service call alone is rolled back and replayed at
-    once with a short random pause, many times; Odoo's own retry stays behind
-    it. Returns ``(status, payload)``; raises :class:`ApiError`.
+    Odoo's transactions are REPEATABLE READ: one that waits for a card's row
+    lock fails when the holder commits ("could not serialize access due to
+    concurrent update": its snapshot predates the holder's change) and is
+    replayed, again and again when many requests spend one card. In READ
+    COMMITTED every statement sees what was committed before it: the request
+    waits for the lock and reads the card's current state under it (the ledger
+    locks a card before it reads what it checks), and nothing is replayed. What
+    the request read before (the key's check) is dropped; nothing was written.
+    A test's cursor (a savepoint in a shared transaction) is left as it is.
     """
+    if isinstance(env.cr, TestCursor):
+        return
+    env.cr.rollback()
+    env.clear()
+    env.cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
+
+
+def run_with_retries(env, uid, operation, args, query, body):
+    """:meth:`LoyaltyApi.handle`; a write in its own READ COMMITTED transaction
+    (:func:`begin_read_committed`), where requests on one card wait for its
+    lock instead of failing.
+
+    Should a concurrency error still happen (a deadlock, or a serialization
+    failure on a test's REPEATABLE READ cursor), the service call alone is
+    rolled back and replayed at once with a short random pause; Odoo's own
+    retry of the whole request (5 tries, up to 2**n seconds apart) stays
+    behind it. Returns ``(status, payload)``; raises :class:`ApiError`.
+    """
+    write = OPERATIONS[operation]["method"] == "POST"
     for attempt in range(MAX_CONCURRENCY_RETRIES):
+        if write:
+            begin_read_committed(env)
         try:
-            return LoyaltyApi(env, uid).handle(operation, args, query, body)
+            return (
+                env["loyalty.api"]._for_user(uid).handle(operation, args, query, body)
+            )
         except psycopg2.OperationalError as error:
             if (
                 error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
@@ -267,41 +310,116 @@ def run_with_retries(env, uid, operation, args, query, body):
 
 
 # ---------------------------------------------------------------- operations
-class LoyaltyApi:
-    """What one API user may do; every method takes validated input."""
+class LoyaltyApi(models.AbstractModel):
+    """What one API user may do; every method takes validated input.
 
-    def __init__(self, env, uid):
+    Nothing here is callable over RPC (``_`` or :func:`api.private`): the
+    operations run as superuser for the key's user, behind the HTTP API's
+    authentication and validation only.
+    """
+
+    _name = "loyalty.api"
+    _description = "Loyalty HTTP API"
+
+    @api.model
+    def _for_user(self, uid):
+        """The API acting for user ``uid`` (the owner of a verified key)."""
         # sudo for the reads and writes below, each filtered explicitly on the
         # program (and coalition partner) the key acts for; env.user stays the
         # API user, so ledger entries and group checks are theirs.
-        self.env = env(user=uid, su=True)
-        self.user = self.env.user
-        self.company = self.user.company_id
+        env = self.env(user=uid, su=True)
         # archived partners too: their keys must not fall back to the company's
         # program
-        self.coalition = (
-            self.env["loyalty.coalition.partner"]
+        coalition = (
+            env["loyalty.coalition.partner"]
             .with_context(active_test=False)
             .search([("user_id", "=", uid)], limit=1)
         )
-        self.program = (
-            self.coalition.program_id or self.company.loyalty_bonus_program_id
+        program = coalition.program_id or env.user.company_id.loyalty_bonus_program_id
+        return env["loyalty.api"].with_context(
+            loyalty_api_coalition_id=coalition.id, loyalty_api_program_id=program.id
+        )
+
+    @property
+    def user(self):
+        return self.env.user
+
+    @property
+    def company(self):
+        return self.env.user.company_id
+
+    @property
+    def coalition(self):
+        """The coalition partner the key acts for (archived too), or empty."""
+        return (
+            self.env["loyalty.coalition.partner"]
+            .with_context(active_test=False)
+            .browse(self.env.context.get("loyalty_api_coalition_id"))
+        )
+
+    @property
+    def program(self):
+        return self.env["loyalty.program"].browse(
+            self.env.context.get("loyalty_api_program_id")
         )
 
     # ------------------------------------------------------------ auth
-    @staticmethod
-    def authenticate(env, authorization):
+    @api.model
+    @api.private
+    def authenticate(self, authorization):
         """The user id of a Bearer API key, or :class:`ApiError` (401)."""
         match = re.fullmatch(r"\s*bearer\s+(\S{1,512})\s*", authorization or "", re.I)
-        uid = match and env["res.users.apikeys"]._check_credentials(
-            scope="rpc", key=match.group(1)
-        )
+        uid = match and self._check_api_key(match.group(1))
         if not uid:
             raise ApiError(
                 "unauthorized",
                 _("A valid API key is required (Authorization: Bearer <key>)."),
             )
         return uid
+
+    @api.model
+    def _check_api_key(self, key):
+        """The user id of an API key, as ``res.users.apikeys._check_credentials``
+        (scope ``rpc``) answers it, without hashing the key again on every request.
+
+        Odoo stores a salted PBKDF2 hash of each key (6,000 rounds, about 10 ms of
+        CPU per check): done for every call, that is the biggest single cost of a
+        request. The key's row is still read on every request (so a revoked or
+        expired key, or an archived user, is refused at once, on every server);
+        only the hash check is remembered, per process, for the exact stored hash
+        and key that passed it: a SHA-256 of the key (a random 160-bit secret) is
+        kept in memory, never the key. A wrong key is hashed every time.
+        """
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT k.id, k.user_id, k.key
+                  FROM res_users_apikeys k
+                  JOIN res_users u ON u.id = k.user_id
+                 WHERE u.active AND k.index = %(index)s
+                   AND (k.scope IS NULL OR k.scope = 'rpc')
+                   AND (k.expiration_date IS NULL
+                        OR k.expiration_date >= now() at time zone 'utc')
+                """,
+                index=key[:API_KEY_INDEX_SIZE],
+            )
+        )
+        digest = hashlib.sha256(key.encode()).digest()
+        for key_id, user_id, stored in rows:
+            memo = (key_id, stored)
+            with _VERIFIED_KEYS_LOCK:
+                known = _VERIFIED_KEYS.get(memo)
+                if known is not None:
+                    _VERIFIED_KEYS.move_to_end(memo)
+            if known is not None and hmac.compare_digest(known, digest):
+                return user_id
+            if API_KEY_CRYPT_CONTEXT.verify(key, stored):
+                with _VERIFIED_KEYS_LOCK:
+                    _VERIFIED_KEYS[memo] = digest
+                    while len(_VERIFIED_KEYS) > MAX_VERIFIED_KEYS:
+                        _VERIFIED_KEYS.popitem(last=False)
+                return user_id
+        return None
 
     def _check_allowed(self, operation):
         if not self.user.has_group(API_GROUP):
@@ -341,6 +459,7 @@ class LoyaltyApi:
             )
 
     # ------------------------------------------------------------ dispatch
+    @api.private
     def handle(self, operation, args, query, body):
         """Run ``operation``; returns ``(status, payload)`` or raises ApiError.
 
@@ -349,8 +468,8 @@ class LoyaltyApi:
         self._check_allowed(operation)
         # a coalition partner acts only within its period, whatever it asks
         self._check_period()
-        spec = OPERATIONS[operation]
-        params = spec["validate"](self, args, query or {}, body or {})
+        validate = getattr(self, f"_validate_{operation}")
+        params = validate(args, query or {}, body or {})
         key = params.get("idempotency_key")
         request_hash = None
         if key:
@@ -387,9 +506,11 @@ class LoyaltyApi:
         """Record the key, or return the first answer given for it.
 
         ``ON CONFLICT DO NOTHING`` waits for a concurrent request holding the
-        same key; if that one commits, PostgreSQL (repeatable read) raises a
-        serialization failure and Odoo retries the request, which then sees the
-        stored answer.
+        same key; if that one commits, this one (READ COMMITTED) reads the
+        answer it stored; if it rolls back, this one records the key. (Under
+        REPEATABLE READ, a test's cursor, PostgreSQL raises a serialization
+        failure instead and the call is replayed.) Always on the primary: a
+        write's routes are never read-only.
         """
         rows = self.env.execute_query(
             SQL(
@@ -490,6 +611,7 @@ class LoyaltyApi:
         return self.coalition or None
 
     # ------------------------------------------------------------ objects
+    @api.private
     def member_object(self, partner, card=None):
         card = card or self._card_of(partner)
         tier = partner.loyalty_tier_id
@@ -520,6 +642,7 @@ class LoyaltyApi:
         }
 
     @staticmethod
+    @api.private
     def transaction_object(entry):
         """One transaction: an entry, or the entries one operation wrote (a
         reversal that gives back several lots, a return that leaves a debt)."""
@@ -553,6 +676,7 @@ class LoyaltyApi:
             raise _bad(_("Give ?phone= or ?card=."))
         return {"card": card, "phone": phone}
 
+    @api.private
     def lookup(self, params):
         card = self._find_card(params, for_lookup=True)
         return 200, {"member": self.member_object(card.partner_id, card)}
@@ -596,6 +720,7 @@ class LoyaltyApi:
             raise _invalid(_("birthdate is not a plausible birth date."))
         return params
 
+    @api.private
     def create_member(self, params):
         phone = self._normalize_phone(params["phone"])
         if not phone:
@@ -652,6 +777,7 @@ class LoyaltyApi:
             "offset": get_query_int(query, "offset", 0, 0, 10**9),
         }
 
+    @api.private
     def transactions(self, params):
         partner = self.env["res.partner"].browse(params["member_id"]).exists()
         if not partner or not partner.loyalty_card_ids.filtered(
@@ -699,6 +825,7 @@ class LoyaltyApi:
         )
         return params
 
+    @api.private
     def accrue(self, params):
         card = self._find_card(params)
         lines = None
@@ -743,6 +870,7 @@ class LoyaltyApi:
         )
         return params
 
+    @api.private
     def redeem(self, params):
         card = self._find_card(params)
         entry = self._ledger()._redeem(
@@ -765,6 +893,7 @@ class LoyaltyApi:
             "reason": get_string(body, "reason", max_length=256),
         }
 
+    @api.private
     def reverse(self, params):
         domain = [
             ("id", "=", params["transaction_id"]),
@@ -791,6 +920,7 @@ class LoyaltyApi:
         )
         return params
 
+    @api.private
     def adjust(self, params):
         card = self._find_card(params)
         partner = card.partner_id
@@ -819,12 +949,13 @@ class LoyaltyApi:
         if new_code and not re.fullmatch(r"[0-9A-Za-z_-]{4,64}", new_code):
             raise _invalid(_("new_code may hold only letters, digits, - and _."))
         return {
-            "code": args["code"],
+            "code": args["code"][:64],
             "new_code": new_code,
             "reason": get_string(body, "reason", max_length=256),
             "idempotency_key": get_idempotency_key(body, required=False),
         }
 
+    @api.private
     def replace_card(self, params):
         card = self.env["loyalty.card"].search(
             [("code", "=", params["code"]), ("program_id", "=", self.program.id)],
@@ -832,6 +963,8 @@ class LoyaltyApi:
         )
         if not card or not card.partner_id:
             raise ApiError("not_found", _("No such card."))
+        # its state as it is under the lock (a concurrent replacement)
+        self._ledger()._lock_cards(card)
         if card.loyalty_state not in USABLE_STATES + ("blocked",):
             raise ApiError(
                 "card_not_active",
@@ -855,7 +988,6 @@ OPERATIONS = {
     "lookup": {
         "method": "GET",
         "path": "/members/lookup",
-        "validate": LoyaltyApi._validate_lookup,
         "statuses": (200, *_COMMON, 404),
         "summary": "Find a member by phone or card",
         "query": ("phone", "card"),
@@ -864,7 +996,6 @@ OPERATIONS = {
     "create_member": {
         "method": "POST",
         "path": "/members",
-        "validate": LoyaltyApi._validate_create_member,
         "statuses": (200, 201, *_COMMON, 409, 422),
         "summary": "Enrol a new member",
         "request": "MemberCreate",
@@ -873,7 +1004,6 @@ OPERATIONS = {
     "transactions": {
         "method": "GET",
         "path": "/members/{member_id}/transactions",
-        "validate": LoyaltyApi._validate_transactions,
         "statuses": (200, *_COMMON, 404),
         "summary": "A member's transactions, newest first",
         "query": ("limit", "offset"),
@@ -882,7 +1012,6 @@ OPERATIONS = {
     "accrue": {
         "method": "POST",
         "path": "/accruals",
-        "validate": LoyaltyApi._validate_accrue,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Earn points for a purchase",
         "request": "Accrual",
@@ -891,7 +1020,6 @@ OPERATIONS = {
     "redeem": {
         "method": "POST",
         "path": "/redemptions",
-        "validate": LoyaltyApi._validate_redeem,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Spend points on an order",
         "request": "Redemption",
@@ -900,7 +1028,6 @@ OPERATIONS = {
     "reverse": {
         "method": "POST",
         "path": "/transactions/{transaction_id}/reversal",
-        "validate": LoyaltyApi._validate_reverse,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Reverse an accrual (fully or for a returned amount) or a "
         "redemption",
@@ -910,7 +1037,6 @@ OPERATIONS = {
     "adjust": {
         "method": "POST",
         "path": "/adjustments",
-        "validate": LoyaltyApi._validate_adjust,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Correct a balance (Loyalty Manager keys only)",
         "request": "Adjustment",
@@ -919,10 +1045,26 @@ OPERATIONS = {
     "replace_card": {
         "method": "POST",
         "path": "/cards/{code}/replace",
-        "validate": LoyaltyApi._validate_replace_card,
         "statuses": (200, 201, *_COMMON, 404, 409, 422),
         "summary": "Replace a card: balance and history move to the new card",
         "request": "CardReplace",
         "response": "MemberResponse",
     },
 }
+
+# the werkzeug converter of each path parameter ("{member_id}" -> "<int:member_id>")
+PATH_CONVERTERS = {"member_id": "int", "transaction_id": "int", "code": "string"}
+
+
+def path_arguments(operation):
+    """The names of an operation's path parameters, in order."""
+    return re.findall(r"\{(\w+)\}", OPERATIONS[operation]["path"])
+
+
+def route_rule(operation):
+    """The werkzeug rule of an operation (base path included)."""
+    return BASE_PATH + re.sub(
+        r"\{(\w+)\}",
+        lambda match: f"<{PATH_CONVERTERS[match.group(1)]}:{match.group(1)}>",
+        OPERATIONS[operation]["path"],
+    )
