@@ -118,13 +118,19 @@ class PosOrder(models.Model):
             )
         )
 
+    def _loyalty_pos_owns(self, entry):
+        """Whether ``entry`` (a reservation) was made by this order's till (entries
+        reserved before reservations named their session count as its own)."""
+        return (
+            not entry.pos_session_id or entry.pos_session_id.config_id == self.config_id
+        )
+
     def _loyalty_pos_release(self):
         """Give back the points this order's own till held for it."""
         Ledger = self.env["loyalty.ledger"]
         for order in self.filtered("uuid"):
             held = order._loyalty_pos_reservations(order.uuid).filtered(
-                lambda e, o=order: e.state == "reserved"
-                and e.pos_session_id.config_id == o.config_id
+                lambda e, o=order: e.state == "reserved" and o._loyalty_pos_owns(e)
             )
             Ledger._lock_cards(held.card_id)
             held.write({"state": "cancelled"})
@@ -275,8 +281,7 @@ class PosOrder(models.Model):
         ):
             return  # settled already
         mine = held.filtered(
-            lambda e: e.state == "reserved"
-            and e.pos_session_id.config_id == self.config_id
+            lambda e: e.state == "reserved" and self._loyalty_pos_owns(e)
         )
         member = self.partner_id.commercial_partner_id
         if discount <= 0.005:
