@@ -40,6 +40,7 @@ class TestCampaignCrash(BaseCase):
     def setUp(self):
         super().setUp()
         self.partner_ids, self.campaign_id, self.segment_id = [], None, None
+        self.activated_langs = []
         self.addCleanup(self._cleanup)
 
     # ------------------------------------------------------------ data
@@ -53,7 +54,7 @@ class TestCampaignCrash(BaseCase):
             for lang in set(langs) - {"en_US"}:
                 if not env["res.lang"].search([("code", "=", lang)]):
                     env["res.lang"]._activate_lang(lang)
-                    self.addCleanup(self._deactivate_lang, lang)
+                    self.activated_langs.append(lang)
             cr.commit()  # pylint: disable=invalid-commit
             for n, lang in enumerate(langs):
                 phone = "+7916" + "".join(
@@ -141,6 +142,8 @@ class TestCampaignCrash(BaseCase):
                     "DELETE FROM loyalty_segment WHERE id = %s", [self.segment_id]
                 )
             delete_members(cr, self.partner_ids)
+        for lang in self.activated_langs:
+            self._deactivate_lang(lang)
 
     # ------------------------------------------------------------ runs
     def _run_cron(self):
@@ -158,7 +161,7 @@ class TestCampaignCrash(BaseCase):
 
         return run_together(self.registry, [job], self._env)[0]
 
-    def _outcome(self):
+    def _members_state(self):
         """Per member: (occurrence states, mails queued, traces linked, campaign
         points on their card)."""
         with self.registry.cursor() as cr:
@@ -192,7 +195,7 @@ class TestCampaignCrash(BaseCase):
 
     def _assert_done_once(self):
         done = ([("sent", True, True)], 1, REWARD)
-        self.assertEqual(self._outcome(), dict.fromkeys(self.partner_ids, done))
+        self.assertEqual(self._members_state(), dict.fromkeys(self.partner_ids, done))
 
     # ------------------------------------------------------------ tests
     @mute_logger("odoo.addons.mass_mailing.models.mailing")
@@ -218,7 +221,7 @@ class TestCampaignCrash(BaseCase):
         with patch.object(self.Campaign, "_loyalty_mailing", crash_in_russian):
             self.assertEqual(self._run_cron(), "crashed")
         english, russian = self.partner_ids
-        outcome = self._outcome()
+        outcome = self._members_state()
         # the English batch was committed whole, the Russian one not at all
         self.assertEqual(outcome[english], ([("sent", True, True)], 1, REWARD))
         self.assertEqual(outcome[russian][1:], (0, 0.0))

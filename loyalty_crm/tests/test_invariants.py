@@ -97,7 +97,7 @@ class TestInvariants(LoyaltyCase):
 
     def test_the_nightly_cron_logs_every_breach(self):
         self.Ledger._post(self.card, 10, "bonus")
-        self._raw_entry(-25, "posted", "redemption")
+        self._raw_entry(-60, "posted", "redemption")
         self._raw_entry(40, "available", "adjustment")
         self._raw_entry(
             -1, "reserved", "redemption", date=fields.Datetime.now() - timedelta(days=2)

@@ -15,7 +15,6 @@ class LoyaltyCardReplaceWizard(models.TransientModel):
         default="lost",
     )
     reason = fields.Char(
-        string="Reason",
         required=True,
         help="Why the card is replaced, in a few words (kept in the history).",
     )
