@@ -100,9 +100,9 @@ class LoyaltyConsent(models.Model):
             if value not in dict(fields_[name]._description_selection(self.env)):
                 raise UserError(
                     _(
-                        "%(value)s is not a known consent %(field)s.",
+                        "Unknown value of the consent's %(field)s: %(value)s.",
+                        field=fields_[name]._description_string(self.env),
                         value=value,
-                        field=name,
                     )
                 )
         user = self.env.user

@@ -10,6 +10,7 @@ from datetime import timedelta
 from xmlrpc.client import Fault
 
 from odoo import fields
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
@@ -113,10 +114,20 @@ class TestAccessRpc(HttpCase):
             ),
             ("create", {"program_id": self.program.id, "code": "0430000000777"}),
         ]
+        # the same through the member's list of cards (Odoo's x2many commands)
+        through_partner = [
+            {"loyalty_card_ids": [(4, card.id)]},
+            {"loyalty_card_ids": [(1, card.id, {"partner_id": self.accomplice.id})]},
+        ]
         for login in ROLES:
             for method, *args in attacks:
                 with self.subTest(login=login, method=method, args=args):
                     self.assertRefused(login, "loyalty.card", method, *args)
+            for vals in through_partner:
+                with self.subTest(login=login, vals=vals):
+                    self.assertRefused(
+                        login, "res.partner", "write", [self.accomplice.id], vals
+                    )
         self.assertEqual({c: self.card_state(c) for c in before}, before)
         self.assertFalse(
             self.env["loyalty.card"].search(
@@ -384,6 +395,15 @@ class TestAccessRpc(HttpCase):
         )
         self.member.invalidate_recordset()
         self.assertTrue(self.member.loyalty_marketing_consent)
+        # "from the portal" is the member's own word only; sources are known ones
+        staff = Consent.with_user(self.users[cashier])
+        with self.assertRaisesRegex(AccessError, "Only the member"):
+            staff._record(self.member, False, "portal")
+        with self.assertRaisesRegex(UserError, "telepathy"):
+            staff._record(self.member, False, "telepathy")
+        with self.assertRaisesRegex(UserError, "opt-in or an opt-out"):
+            staff._record(self.member, "maybe", "backoffice")
+        self.assertEqual(len(Consent.search([("partner_id", "=", self.member.id)])), 1)
         # not even superuser code writes one beside the method
         with self.assertRaisesRegex(Exception, "cannot be created directly"):
             Consent.sudo().create({"partner_id": self.member.id})
