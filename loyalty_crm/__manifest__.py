@@ -33,6 +33,8 @@
         "data/pos_cron_data.xml",
         "report/loyalty_card_report.xml",
         "wizard/loyalty_card_replace_wizard_views.xml",
+        "wizard/loyalty_card_state_wizard_views.xml",
+        "wizard/loyalty_consent_wizard_views.xml",
         "wizard/loyalty_enrol_wizard_views.xml",
         "wizard/loyalty_sale_redeem_wizard_views.xml",
         "views/loyalty_ledger_views.xml",

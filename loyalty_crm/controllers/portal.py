@@ -178,15 +178,11 @@ class LoyaltyCustomerPortal(CustomerPortal):
                 if "consent_submitted" in post and (
                     consent != partner.loyalty_marketing_consent
                 ):
-                    request.env["loyalty.consent"].sudo().create(
-                        {
-                            "partner_id": partner.id,
-                            "consent": "opt_in" if consent else "opt_out",
-                            "source": "portal",
-                            "company_id": partner.loyalty_card_id.company_id.id
-                            or request.env.company.id,
-                            "note": _("Changed by the member in the portal"),
-                        }
+                    request.env["loyalty.consent"]._record(
+                        partner,
+                        consent,
+                        "portal",
+                        note=_("Changed by the member in the portal"),
                     )
         except UserError:
             return request.redirect("/my/loyalty?error=1")

@@ -46,6 +46,7 @@ class LoyaltyCampaign(models.Model):
     _name = "loyalty.campaign"
     _description = "Loyalty Campaign"
     _order = "id desc"
+    _check_company_auto = True
 
     name = fields.Char(required=True, translate=True)
     active = fields.Boolean(default=True)
@@ -96,6 +97,7 @@ class LoyaltyCampaign(models.Model):
     segment_id = fields.Many2one(
         "loyalty.segment",
         string="Audience",
+        check_company=True,
         help="Members the campaign may reach (all members when empty).",
     )
     mail_template_id = fields.Many2one(
@@ -116,6 +118,7 @@ class LoyaltyCampaign(models.Model):
     coupon_program_id = fields.Many2one(
         "loyalty.program",
         string="Coupon Program",
+        check_company=True,
         domain=[("program_type", "=", "coupons")],
     )
     control_percent = fields.Float(
@@ -447,6 +450,17 @@ class LoyaltyCampaign(models.Model):
         query = self.env["res.partner"].sudo()._search(self.segment_id._build_domain())
         return SQL("AND %s IN (%s)", SQL.identifier(alias, "id"), query.subselect())
 
+    def _company_card_filter(self, alias="c"):
+        """SQL: the card ``alias`` belongs to the campaign's company (or to a
+        program shared by every company)."""
+        self.ensure_one()
+        return SQL(
+            "COALESCE(%s, %s) = %s",
+            SQL.identifier(alias, "company_id"),
+            self.company_id.id,
+            self.company_id.id,
+        )
+
     def _insert_occurrences(self, pairs):
         """Insert (member, occurrence key) pairs that are new; returns their ids.
 
@@ -469,6 +483,10 @@ class LoyaltyCampaign(models.Model):
                   FROM (%(pairs)s) t
                   JOIN res_partner p ON p.id = t.partner_id
                  WHERE p.active AND p.loyalty_is_member %(segment)s
+                   AND EXISTS (SELECT 1 FROM loyalty_card mc
+                                WHERE mc.partner_id = p.id AND mc.is_bonus_card
+                                  AND mc.active AND mc.loyalty_state IN %(member)s
+                                  AND %(company_card)s)
                 ON CONFLICT (campaign_id, partner_id, occurrence_key) DO NOTHING
                 RETURNING id
                 """,
@@ -479,6 +497,8 @@ class LoyaltyCampaign(models.Model):
                 uid=self.env.uid,
                 pairs=pairs,
                 segment=self._segment_filter(),
+                member=(*USABLE_STATES, "blocked"),
+                company_card=self._company_card_filter("mc"),
             )
         )
         self._invalidate_occurrences()
@@ -507,15 +527,19 @@ class LoyaltyCampaign(models.Model):
         since = self.trigger_since or fields.Datetime.now()
         days = max(self.trigger_days, 0)
         trigger = self.trigger
+        # events of the campaign's company only (its members' cards, tiers,
+        # purchases); _insert_occurrences keeps its members only
+        company_card = self._company_card_filter("c")
         if trigger == "welcome":
             return SQL(
                 """
-                SELECT p.id AS partner_id, 'welcome' AS occurrence_key
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-                 WHERE c.replaces_id IS NULL AND c.create_date >= %s
+                SELECT c.partner_id, 'welcome' AS occurrence_key
+                  FROM loyalty_card c
+                 WHERE c.is_bonus_card AND c.partner_id IS NOT NULL
+                   AND c.replaces_id IS NULL AND c.create_date >= %s AND %s
                 """,
                 since,
+                company_card,
             )
         if trigger == "birthday":
             target = fields.Date.add(today, days=days)
@@ -543,21 +567,24 @@ class LoyaltyCampaign(models.Model):
                 SELECT c.partner_id, 'expiring/' || u.expiry AS occurrence_key
                   FROM unnest(%s::int[], %s::text[]) AS u(card_id, expiry)
                   JOIN loyalty_card c ON c.id = u.card_id
-                  JOIN res_partner p ON p.id = c.partner_id
-                                    AND p.loyalty_card_id = c.id
+                 WHERE c.partner_id IS NOT NULL AND %s
                 """,
                 list(first),
                 [str(date) for date in first.values()],
+                company_card,
             )
         if trigger in ("tier_up", "tier_down"):
             return SQL(
                 """
                 SELECT h.partner_id, 'tier/' || h.id AS occurrence_key
                   FROM loyalty_tier_history h
-                 WHERE h.direction = %s AND h.date >= %s
+                  JOIN loyalty_tier t
+                    ON t.id = COALESCE(h.new_tier_id, h.old_tier_id)
+                 WHERE h.direction = %s AND h.date >= %s AND %s
                 """,
                 "up" if trigger == "tier_up" else "down",
                 since,
+                self._company_card_filter("t"),
             )
         if trigger == "winback":
             return SQL(
@@ -581,10 +608,11 @@ class LoyaltyCampaign(models.Model):
                 SELECT DISTINCT pu.partner_id,
                        'purchase/' || pu.date::date AS occurrence_key
                   FROM ({PURCHASES_SQL}) pu
-                 WHERE pu.date::date BETWEEN %s AND %s
+                 WHERE pu.date::date BETWEEN %s AND %s AND pu.company_id = %s
                 """,  # noqa: S608 (constant SQL fragment)
                 start,
                 until,
+                self.company_id.id,
             )
         if trigger == "card_replaced":
             return SQL(
@@ -592,21 +620,23 @@ class LoyaltyCampaign(models.Model):
                 SELECT c.partner_id, 'card/' || c.id AS occurrence_key
                   FROM loyalty_card c
                  WHERE c.replaces_id IS NOT NULL AND c.create_date >= %s
-                   AND c.partner_id IS NOT NULL
+                   AND c.partner_id IS NOT NULL AND c.is_bonus_card AND %s
                 """,
                 since,
+                company_card,
             )
         if trigger == "balance":
             return SQL(
                 """
-                SELECT p.id AS partner_id, 'balance/' || %s AS occurrence_key
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-                 WHERE c.points >= %s AND c.loyalty_state IN %s
+                SELECT c.partner_id, 'balance/' || %s AS occurrence_key
+                  FROM loyalty_card c
+                 WHERE c.is_bonus_card AND c.partner_id IS NOT NULL
+                   AND c.points >= %s AND c.loyalty_state IN %s AND %s
                 """,
                 str(self.trigger_amount),
                 self.trigger_amount,
                 USABLE_STATES,
+                company_card,
             )
         raise UserError(_("Unknown trigger %(trigger)s.", trigger=trigger))
 
@@ -791,39 +821,64 @@ class LoyaltyCampaign(models.Model):
                     cap=company.loyalty_campaign_cap,
                 )
             )
-        # 5. the rest is sent: marked first, in the same transaction as the
-        # queued messages, so that a retry can never send it twice
-        rows = self.env.execute_query(
+        # 5. the rest is sent, one language (one mailing) at a time. Each batch
+        # is marked sent, rewarded, queued and linked to its traces in one
+        # transaction: Odoo's mass mailing commits once it has queued a
+        # mailing (outside tests), so nothing of a batch may be left for after
+        # that commit, or a crash there would lose it for good (a crash before
+        # it rolls the whole batch back: the next run sends it, once).
+        Occurrence = self.env["loyalty.campaign.occurrence"]
+        langs = self.env.execute_query(
             SQL(
                 """
-                UPDATE loyalty_campaign_occurrence o
-                   SET state = 'sent', date = %s, scheduled_at = NULL
-                  FROM res_partner p
-                 WHERE p.id = o.partner_id AND %s
-             RETURNING o.id, o.partner_id, COALESCE(p.lang, 'en_US')
+                SELECT DISTINCT COALESCE(p.lang, 'en_US')
+                  FROM loyalty_campaign_occurrence o
+                  JOIN res_partner p ON p.id = o.partner_id
+                 WHERE %s
+              ORDER BY 1
                 """,
-                now,
                 due,
             )
         )
-        Occurrence = self.env["loyalty.campaign.occurrence"]
-        self._invalidate_occurrences()
-        if not rows:
-            return Occurrence
-        by_lang = {}
-        for _occ, partner_id, lang in rows:
-            by_lang.setdefault(lang, []).append(partner_id)
-        mailings = self.env["mailing.mailing"]
-        for lang, partner_ids in sorted(by_lang.items()):
+        sent = Occurrence
+        for (lang,) in langs:
+            rows = self.env.execute_query(
+                SQL(
+                    """
+                    UPDATE loyalty_campaign_occurrence o
+                       SET state = 'sent', date = %s, scheduled_at = NULL
+                      FROM res_partner p
+                     WHERE p.id = o.partner_id AND %s
+                       AND COALESCE(p.lang, 'en_US') = %s
+                 RETURNING o.id, o.partner_id
+                    """,
+                    now,
+                    due,
+                    lang,
+                )
+            )
+            self._invalidate_occurrences()
+            if not rows:
+                continue
+            batch = Occurrence.browse([row[0] for row in rows])
+            self._grant_rewards(batch)
             mailing = self._loyalty_mailing(lang)
             # default_force_send=False: even a small batch goes through the
             # mail queue (sent by Odoo's mail cron after this transaction)
             mailing.with_context(lang=lang, default_force_send=False).action_send_mail(
-                res_ids=partner_ids
+                res_ids=[row[1] for row in rows]
             )
-            mailings |= mailing
+            # the traces of an email mailing are linked before its commit (see
+            # mail.compose.message); an SMS mailing's here
+            self._loyalty_link_traces(mailing)
+            sent |= batch
+        return sent
+
+    def _loyalty_link_traces(self, mailing):
+        """Link the campaign's sent messages that have no trace yet to the
+        member's latest trace of ``mailing`` (a no-op the second time)."""
+        self.ensure_one()
         self.env.flush_all()
-        occ_ids = tuple(row[0] for row in rows)
         self.env.execute_query(
             SQL(
                 """
@@ -831,27 +886,39 @@ class LoyaltyCampaign(models.Model):
                    SET trace_id = t.id, mailing_id = t.mass_mailing_id
                   FROM (SELECT DISTINCT ON (res_id) id, res_id, mass_mailing_id
                           FROM mailing_trace
-                         WHERE mass_mailing_id IN %s AND model = 'res.partner'
+                         WHERE mass_mailing_id = %s AND model = 'res.partner'
                       ORDER BY res_id, id DESC) t
-                 WHERE t.res_id = o.partner_id AND o.id IN %s
+                 WHERE t.res_id = o.partner_id AND o.campaign_id = %s
+                   AND o.state = 'sent' AND o.trace_id IS NULL
                 """,
-                tuple(mailings.ids),
-                occ_ids,
+                mailing.id,
+                self.id,
             )
         )
         self._invalidate_occurrences()
-        occurrences = Occurrence.browse(occ_ids)
-        self._grant_rewards(occurrences)
-        return occurrences
 
     def _grant_rewards(self, occurrences):
         """The campaign's reward for each message sent (once per occurrence)."""
         self.ensure_one()
         if self.reward_type == "points":
             Ledger = self.env["loyalty.ledger"]
+            # the member's card in this campaign's company: never another's
+            cards = (
+                self.env["loyalty.card"]
+                .sudo()
+                .search(
+                    [
+                        ("partner_id", "in", occurrences.partner_id.ids),
+                        ("is_bonus_card", "=", True),
+                        ("company_id", "in", [self.company_id.id, False]),
+                        ("loyalty_state", "in", USABLE_STATES),
+                    ]
+                )
+            )
+            card_of = {card.partner_id: card for card in cards}
             for occurrence in occurrences:
-                card = occurrence.partner_id.loyalty_card_id
-                if card and card.loyalty_state in USABLE_STATES:
+                card = card_of.get(occurrence.partner_id)
+                if card:
                     occurrence.ledger_id = Ledger._post_once(
                         card,
                         self.reward_points,

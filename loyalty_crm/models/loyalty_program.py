@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import date_utils
 
 
@@ -222,6 +222,53 @@ class LoyaltyProgram(models.Model):
                 raise ValidationError(
                     _("A bonus program must be of type Loyalty Cards.")
                 )
+
+    # ------------------------------------------------------------ who configures
+    @api.model
+    def _loyalty_check_config_access(self, bonus):
+        """Only Loyalty Managers configure a bonus program, its rules and rewards.
+
+        Odoo's pos_loyalty and sale_loyalty let POS and Sales managers write
+        every loyalty program: for a bonus program (``bonus`` true) this is
+        refused to anyone but a Loyalty Manager.
+        """
+        if (
+            bonus
+            and not self.env.su
+            and not self.env.user.has_group("loyalty_crm.group_loyalty_manager")
+        ):
+            raise AccessError(
+                _(
+                    "Only a Loyalty Manager can change the bonus program, its "
+                    "earning rules and its rewards."
+                )
+            )
+
+    @api.model
+    def _loyalty_is_bonus_vals(self, vals):
+        """Whether ``vals`` (of a rule or reward) put it in a bonus program."""
+        program_id = vals.get("program_id")
+        return bool(
+            program_id and self.sudo().browse(program_id).exists().is_bonus_program
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._loyalty_check_config_access(
+            any(vals.get("is_bonus_program") for vals in vals_list)
+        )
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._loyalty_check_config_access(
+            bool(vals.get("is_bonus_program"))
+            or any(self.sudo().mapped("is_bonus_program"))
+        )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_bonus_program_by_others(self):
+        self._loyalty_check_config_access(any(self.sudo().mapped("is_bonus_program")))
 
     @api.model
     def _get_bonus_program(self, company=None):

@@ -532,13 +532,8 @@ class ResPartner(models.Model):
             card_vals["code"] = card_code
         card = Card.with_context(loyalty_no_mail=True).create(card_vals)
         if consent is not None:
-            self.env["loyalty.consent"].create(
-                {
-                    "partner_id": self.id,
-                    "consent": "opt_in" if consent else "opt_out",
-                    "source": source,
-                    "company_id": program.company_id.id or self.env.company.id,
-                }
+            self.env["loyalty.consent"]._record(
+                self, bool(consent), source, company=program.company_id
             )
         self.message_post(
             body=_(
@@ -849,7 +844,7 @@ class ResPartner(models.Model):
         return {
             "type": "ir.actions.act_window",
             "name": _("Record Consent"),
-            "res_model": "loyalty.consent",
+            "res_model": "loyalty.consent.wizard",
             "view_mode": "form",
             "target": "new",
             "context": {"default_partner_id": self.id},

@@ -7,11 +7,13 @@ from odoo.tools import SQL
 
 # Confirmed purchases of every channel: (partner_id, date, amount, category lines).
 PURCHASES_SQL = """
-    SELECT so.partner_id, so.date_order AS date, so.amount_total AS amount
+    SELECT so.partner_id, so.date_order AS date, so.amount_total AS amount,
+           so.company_id
       FROM sale_order so
      WHERE so.state = 'sale'
  UNION ALL
-    SELECT po.partner_id, po.date_order AS date, po.amount_total AS amount
+    SELECT po.partner_id, po.date_order AS date, po.amount_total AS amount,
+           po.company_id
       FROM pos_order po
      WHERE po.state IN ('paid', 'done', 'invoiced')
 """

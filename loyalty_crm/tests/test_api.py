@@ -619,8 +619,21 @@ class TestApi(ApiCase):
     def test_replace_card(self):
         old_code = self.card.code
         self._accrue(amount=1000)
+        # choosing the new card's number is a Loyalty Manager's (key's) decision
+        before = self.counts()
+        self.assertError(
+            self.api(
+                "POST", f"/cards/{old_code}/replace", {"new_code": "0439999999994"}
+            ),
+            403,
+            "forbidden",
+        )
+        self.assertEqual(self.counts(), before)
         status, payload = self.api(
-            "POST", f"/cards/{old_code}/replace", {"new_code": "0439999999994"}
+            "POST",
+            f"/cards/{old_code}/replace",
+            {"new_code": "0439999999994"},
+            key=self.manager_key,
         )
         self.assertEqual(status, 201, payload)
         self.assertEqual(
@@ -646,6 +659,7 @@ class TestApi(ApiCase):
                 "POST",
                 f"/cards/{other.loyalty_card_code}/replace",
                 {"new_code": "0439999999994"},
+                key=self.manager_key,
             ),
             422,
             "validation_error",

@@ -231,8 +231,8 @@ class TestCampaignTriggers(CampaignCase):
         silent = self._fan("Silent Fan")
         silent.loyalty_channel_ids = self.env.ref("loyalty_crm.channel_none")
         email_out = self._fan("No Email Fan")
-        self.env["loyalty.consent"].create(
-            {"partner_id": email_out.id, "consent": "opt_out", "channel": "email"}
+        self.env["loyalty.consent"]._record(
+            email_out, False, "backoffice", channel="email"
         )
         campaign = self._campaign("welcome")
         self.Campaign._cron_run_campaigns()

@@ -131,11 +131,9 @@ class TestQuestionnaire(LoyaltyCase):
     def test_consent_is_an_append_only_log(self):
         member = self._member()
         Consent = self.env["loyalty.consent"].with_user(self.cashier)
-        Consent.create({"partner_id": member.id, "consent": "opt_in", "source": "pos"})
+        Consent._record(member, True, "pos")
         self.assertTrue(member.loyalty_marketing_consent)
-        opt_out = Consent.create(
-            {"partner_id": member.id, "consent": "opt_out", "channel": "all"}
-        )
+        opt_out = Consent._record(member, "opt_out", "backoffice")
         self.assertFalse(member.loyalty_marketing_consent)
         self.assertEqual(opt_out.user_id, self.cashier)
         with self.assertRaisesRegex(UserError, "cannot be changed"):
