@@ -998,7 +998,15 @@ class LoyaltyLedger(models.Model):
           expire;
         - ``stale_reservation``: ``(entry_id, card_id, date)``, points reserved
           for a till's order more than a day ago and still neither paid nor
-          released.
+          released;
+        - ``reservation_after_session``: ``(entry_id, card_id, session_id)``,
+          points still reserved by a till session that is closed;
+        - ``debt_mismatch``: ``(card_id, card_debt, ledger_debt)``, a card whose
+          points owed differ from its debt and repayment entries;
+        - ``unattributed_partner_entry``: ``(entry_id, card_id, partner_id)``, an
+          entry the settlement counts that a coalition partner's key caused (its
+          API user posted it, or it corrects one of the partner's entries) and
+          that does not name the partner.
         """
         self.env.flush_all()
         found = {"balance_mismatch": self._loyalty_find_mismatches()}
@@ -1045,6 +1053,57 @@ class LoyaltyLedger(models.Model):
                 fields.Datetime.now() - timedelta(days=1),
             )
         )
+        found["reservation_after_session"] = self.env.execute_query(
+            SQL(
+                """
+                SELECT l.id, l.card_id, l.pos_session_id
+                  FROM loyalty_ledger l
+                  JOIN pos_session s ON s.id = l.pos_session_id
+                 WHERE l.state = 'reserved' AND s.state = 'closed'
+              ORDER BY l.id
+                """
+            )
+        )
+        found["debt_mismatch"] = [
+            (card_id, float(debt), float(ledger))
+            for card_id, debt, ledger in self.env.execute_query(
+                SQL(
+                    """
+                SELECT c.id, COALESCE(c.loyalty_debt, 0), COALESCE(d.owed, 0)
+                  FROM loyalty_card c
+             LEFT JOIN (SELECT card_id,
+                               COALESCE(-SUM(points) FILTER (
+                                   WHERE entry_type = 'debt'), 0)
+                               + COALESCE(SUM(points) FILTER (
+                                   WHERE entry_type = 'repayment'
+                                     AND state IN %s), 0) AS owed
+                          FROM loyalty_ledger
+                         WHERE entry_type IN ('debt', 'repayment')
+                      GROUP BY card_id) d ON d.card_id = c.id
+                 WHERE ROUND(COALESCE(c.loyalty_debt, 0)::numeric, 2)
+                       <> ROUND(COALESCE(d.owed, 0)::numeric, 2)
+                    """,
+                    BALANCE_STATES,
+                )
+            )
+        ]
+        found["unattributed_partner_entry"] = self.env.execute_query(
+            SQL(
+                """
+                SELECT l.id, l.card_id, COALESCE(cp.id, c.coalition_partner_id)
+                  FROM loyalty_ledger l
+             LEFT JOIN loyalty_coalition_partner cp ON cp.user_id = l.user_id
+             LEFT JOIN loyalty_ledger c ON c.id = l.counterpart_id
+                 WHERE l.coalition_partner_id IS NULL
+                   -- what the settlement counts (moves inside a card are not)
+                   AND l.entry_type NOT IN ('transfer', 'repayment', 'expiry')
+                   AND (cp.id IS NOT NULL
+                        OR (c.coalition_partner_id IS NOT NULL
+                            AND l.entry_type IN ('reversal', 'debt')))
+              ORDER BY l.id
+                """
+            )
+        )
         return {name: rows for name, rows in found.items() if rows}
 
     @api.model
@@ -1062,6 +1121,11 @@ class LoyaltyLedger(models.Model):
             "points without an expiry date on a program whose points expire",
             "stale_reservation": "Ledger entry %s reserves points of card %s since "
             "%s: neither paid nor released",
+            "reservation_after_session": "Ledger entry %s reserves points of card "
+            "%s for till session %s, which is closed",
+            "debt_mismatch": "Bonus card %s owes %s points but its ledger says %s",
+            "unattributed_partner_entry": "Ledger entry %s (card %s) was caused by "
+            "coalition partner %s but is not attributed to it",
         }
         for name, rows in found.items():
             for row in rows[:100]:

@@ -118,3 +118,58 @@ class TestInvariants(LoyaltyCase):
         self.assertIn("without an expiry date", output)
         self.assertIn("neither paid nor released", output)
         self.assertIn("but its ledger sums to", output)
+
+    def test_debt_that_does_not_match_its_entries(self):
+        accrual = self.Ledger._post(self.card, 50, "accrual", amount=1000)
+        self.Ledger._post(self.card, -30, "redemption")
+        accrual._reverse("inv-return")  # 20 taken, 30 owed
+        self.assertEqual(self.card.loyalty_debt, 30)
+        self.assertEqual(self.Ledger._loyalty_check_invariants(), {})
+        self._raw_entry(-5, "debt", "debt")
+        found = self.Ledger._loyalty_check_invariants()
+        self.assertEqual(found["debt_mismatch"], [(self.card.id, 30.0, 35.0)])
+
+    def test_reservation_that_outlives_its_session(self):
+        from .pos_common import open_shop
+
+        self.Ledger._post(self.card, 100, "bonus")
+        _config, session = open_shop(self.env, "Invariant till", self.env.user)
+        self.Ledger._post(
+            self.card, -10, "redemption", state="reserved", pos_session=session
+        )
+        self.assertEqual(self.Ledger._loyalty_check_invariants(), {})
+        session.sudo().write({"state": "closed"})  # closed without its hook
+        found = self.Ledger._loyalty_check_invariants()
+        self.assertEqual(
+            [row[2] for row in found["reservation_after_session"]], [session.id]
+        )
+
+    def test_entry_of_a_partner_key_that_does_not_name_the_partner(self):
+        from odoo.tests import new_test_user
+
+        user = new_test_user(
+            self.env,
+            "lc_inv_cp",
+            groups="base.group_user,loyalty_crm.group_loyalty_api",
+        )
+        partner = self.env["loyalty.coalition.partner"].create(
+            {
+                "name": "Партнёр",
+                "partner_id": self.env["res.partner"]
+                .create({"name": "ООО Партнёр", "is_company": True})
+                .id,
+                "user_id": user.id,
+                "program_id": self.program.id,
+            }
+        )
+        named = self.Ledger.with_user(user)._post(
+            self.card, 10, "bonus", coalition_partner=partner
+        )
+        self.assertEqual(self.Ledger._loyalty_check_invariants(), {})
+        entry = self._raw_entry(5, "available", "bonus", user_id=user.id)
+        self.card._loyalty_sync_points()
+        found = self.Ledger._loyalty_check_invariants()
+        self.assertEqual(
+            found["unattributed_partner_entry"], [(entry, self.card.id, partner.id)]
+        )
+        self.assertTrue(named)
