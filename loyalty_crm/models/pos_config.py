@@ -206,7 +206,9 @@ class PosConfig(models.Model):
             ._loyalty_pos_reservations(order_uuid)
             .filtered(lambda e: e.state == "reserved")
         )
-        others = held.filtered(lambda e: e.pos_session_id.config_id != self)
+        others = held.filtered(
+            lambda e: e.pos_session_id and e.pos_session_id.config_id != self
+        )
         if others and not self.env.user.has_group("loyalty_crm.group_loyalty_manager"):
             raise LoyaltyError(
                 "forbidden",

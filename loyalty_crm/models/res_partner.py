@@ -143,6 +143,9 @@ class ResPartner(models.Model):
     loyalty_points_pending = fields.Float(
         related="loyalty_card_id.points_pending", string="Pending Bonus Points"
     )
+    loyalty_debt = fields.Float(
+        related="loyalty_card_id.loyalty_debt", string="Points Owed", digits=(16, 2)
+    )
     loyalty_points_expiring = fields.Float(
         string="Expiring within 30 Days",
         compute="_compute_loyalty_points_expiring",

@@ -143,7 +143,14 @@ class TestApi(ApiCase):
                 "balance": {
                     "available": 100.0,
                     "pending": 0.0,
-                    "expiring": [],
+                    "debt": 0.0,
+                    # the opening adjustment is a lot like any other
+                    "expiring": [
+                        {
+                            "points": 100.0,
+                            "date": self.program._loyalty_expiry_date().isoformat(),
+                        }
+                    ],
                 },
                 "referral_code": self.member.loyalty_referral_code,
             },
@@ -170,7 +177,7 @@ class TestApi(ApiCase):
         expiry = self.program._loyalty_expiry_date()
         self.assertEqual(
             payload["member"]["balance"]["expiring"],
-            [{"points": 50.0, "date": expiry.isoformat()}],
+            [{"points": 150.0, "date": expiry.isoformat()}],  # with the opening 100
         )
         self.assertEqual(
             payload["member"]["tier"], {"name": "Silver", "multiplier": 1.5}
@@ -186,7 +193,8 @@ class TestApi(ApiCase):
             {
                 "available": 150.0,
                 "pending": 75.0,
-                "expiring": [{"points": 50.0, "date": expiry.isoformat()}],
+                "debt": 0.0,
+                "expiring": [{"points": 150.0, "date": expiry.isoformat()}],
             },
         )
 

@@ -115,3 +115,18 @@ class TestPortal(HttpCase, common.LoyaltyCase):
         self.assertIn("not a member of the bonus program yet", page)
         self.assertNotIn(self.a.loyalty_card_code, page)
         self._page(f"/my/loyalty/card/{self.a.loyalty_card_id.id}", status=404)
+
+    def test_points_owed_are_shown(self):
+        card = self.b.loyalty_card_id
+        accrual = self.Ledger._post(card, 100, "accrual", amount=2000, reason="sale")
+        self.Ledger._post(card, -877, "redemption", reason="spent")
+        accrual._reverse("portal-return")  # 100 back, none left: owed
+        self.assertEqual(
+            (card.points, card.loyalty_debt, self.b.loyalty_debt), (0, 100, 100)
+        )
+        self.authenticate("lc_portal_b", "lc_portal_b")
+        page = self._page("/my/loyalty")
+        self.assertIn("o_loyalty_debt", page)
+        self.assertIn("100.00", page)
+        self.authenticate("lc_portal_a", "lc_portal_a")
+        self.assertNotIn("o_loyalty_debt", self._page("/my/loyalty"))

@@ -182,7 +182,7 @@ class TestPosConcurrency(BaseCase):
         outcomes = self._run_parallel([reserve] * 2)
         self.assertEqual(outcomes.count("ok"), 1, outcomes)
         refusal = next(o for o in outcomes if o != "ok")
-        self.assertIn("points available", refusal)
+        self.assertIn("cannot be taken", refusal)
         points, entries = self._card()
         self.assertEqual(points, 20)
         self.assertEqual(

@@ -387,9 +387,9 @@ class TestSaleRedemptionAndTiers(SaleCase):
         self.assertEqual(
             (line.product_id, line.price_unit, line.loyalty_points), (umbrella, 0, 400)
         )
-        with self.assertRaisesRegex(UserError, "500.0 points only"):
+        with self.assertRaisesRegex(UserError, "has 500.0 points"):
             order._loyalty_apply_gift(gift)  # a second one is more than the balance
-        with self.assertRaisesRegex(UserError, "500.0 points only"):
+        with self.assertRaisesRegex(UserError, "has 500.0 points"):
             order._loyalty_apply_points(101)
         order._loyalty_apply_points(100)  # the rest as a discount
         self.assertEqual(order.loyalty_points_to_spend, 500)

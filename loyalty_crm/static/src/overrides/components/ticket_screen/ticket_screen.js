@@ -34,7 +34,8 @@ patch(TicketScreen.prototype, {
         for (const line of discountLines) {
             const detail = this.getToRefundDetail(line);
             const left = line.qty - (line.refunded_qty || 0);
-            detail.qty = Math.min(Math.round(share * line.qty * 1000) / 1000, left);
+            // a quantity of the unit's precision (0.01), as the server stores it
+            detail.qty = Math.min(Math.round(share * line.qty * 100) / 100, left);
         }
     },
 });
