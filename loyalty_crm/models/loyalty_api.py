@@ -331,10 +331,9 @@ class LoyaltyApi(models.AbstractModel):
         if key_user and key_user["uid"] == uid:
             coalition_id = key_user["coalition_id"]
             program_id = key_user["coalition_program_id"] or key_user["program_id"]
-            if key_user["tz"]:
-                # "today" of the user (pending windows, periods) without reading
-                # the user again
-                env = env(context=dict(env.context, tz=key_user["tz"]))
+            # "today" of the user (pending windows, periods) without reading
+            # the user again; Odoo's own fallback is UTC
+            env = env(context=dict(env.context, tz=key_user["tz"] or "UTC"))
         else:
             # archived partners too: their keys must not fall back to the
             # company's program
