@@ -157,9 +157,12 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
                     "accrual, one card": accrual(tag, True),
                 }[case]
                 stats, seconds = _parallel(server, key, clients, per_client, make)
+                # every request of these cases must succeed
                 bad = [
-                    s for s, _b, _d in stats["answers"] if s not in (200, 201)
-                ]  # every request of these cases must succeed
+                    (s, (d or b"")[:200].decode(errors="replace"))
+                    for s, _b, d in stats["answers"]
+                    if s not in (200, 201)
+                ]
                 measured[case].append(
                     {
                         "requests_per_second": len(stats["latencies"]) / seconds,
@@ -169,6 +172,7 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
                         "retries": stats["retries"],
                         "gave_up": stats["gave_up"],
                         "failed": len(bad),
+                        "failures": bad[:3],
                         "statuses": {str(k): v for k, v in stats["statuses"].items()},
                     }
                 )
@@ -195,7 +199,11 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
             "retries": sum(m["retries"] for m in runs_),
             "gave_up": sum(m["gave_up"] for m in runs_),
             "failed": sum(m["failed"] for m in runs_),
-            "statuses": runs_[-1]["statuses"],
+            "failures": [f for m in runs_ for f in m["failures"]][:3],
+            "statuses": {
+                status: sum(m["statuses"].get(status, 0) for m in runs_)
+                for status in sorted({s for m in runs_ for s in m["statuses"]})
+            },
         }
     floor_rps = result["floor"]["requests_per_second"]
     result["ratios"] = {

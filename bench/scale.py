@@ -426,6 +426,7 @@ def run(registry, env_factory, conf, db, clients=8, requests=400, workers=2):
     payable = requests * 3 // 4 // 4  # redemptions of 5 points the card can pay
     _top_up(registry, env_factory, one[0], 5.0 * payable)
     work = tempfile.mkdtemp(prefix="loyalty_crm_scale.")
+    os.chmod(work, 0o755)  # noqa: S103 - PostgreSQL's own user must reach pg/
     pg_work = os.path.join(work, "pg")
     os.makedirs(pg_work)
     scale_db = f"{db}_scale"

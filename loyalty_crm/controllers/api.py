@@ -34,9 +34,11 @@ OPERATION_PATHS = [
     for op in OPERATIONS.values()
 ]
 
+# auth "none": the handlers authenticate the Bearer key themselves; nothing of
+# Odoo's session or public user is needed (as Odoo's own JSON-RPC floor)
 ROUTE = {
     "type": "http",
-    "auth": "public",
+    "auth": "none",
     "csrf": False,
     "save_session": False,
 }
@@ -77,11 +79,12 @@ class LoyaltyApiController(http.Controller):
     def _dispatch(self, operation, **args):
         env = request.env
         try:
-            uid = env["loyalty.api"].authenticate(
+            key_user = env["loyalty.api"]._authenticate(
                 request.httprequest.headers.get("Authorization")
             )
+            uid = key_user["uid"]
             # messages in the API user's language
-            lang = env["res.users"].browse(uid).sudo().lang
+            lang = key_user["lang"]
             if lang:
                 request.update_context(lang=lang)
                 env = request.env
@@ -89,7 +92,13 @@ class LoyaltyApiController(http.Controller):
             if OPERATIONS[operation]["method"] == "POST":
                 body = self._read_body()
             status, payload = run_with_retries(
-                env, uid, operation, args, request.httprequest.args.to_dict(), body
+                env,
+                uid,
+                operation,
+                args,
+                request.httprequest.args.to_dict(),
+                body,
+                key_user=key_user,
             )
         except ApiError as error:
             env.cr.rollback()

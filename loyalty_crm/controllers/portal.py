@@ -113,11 +113,13 @@ class LoyaltyCustomerPortal(CustomerPortal):
         )
         return values
 
+    # the pages only read: served by the replica when one is configured
     @http.route(
         ["/my/loyalty", "/my/loyalty/page/<int:page>"],
         type="http",
         auth="user",
         website=True,
+        readonly=True,
     )
     def portal_my_loyalty(self, page=1, **_kw):
         values = self._loyalty_values(None, page, "/my/loyalty")
@@ -131,6 +133,7 @@ class LoyaltyCustomerPortal(CustomerPortal):
         type="http",
         auth="user",
         website=True,
+        readonly=True,
     )
     def portal_my_loyalty_card(self, card_id, page=1, **_kw):
         _partner, cards = self._loyalty_member()

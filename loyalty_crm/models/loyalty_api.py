@@ -279,7 +279,7 @@ def begin_read_committed(env):
     env.cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
 
 
-def run_with_retries(env, uid, operation, args, query, body):
+def run_with_retries(env, uid, operation, args, query, body, key_user=None):
     """:meth:`LoyaltyApi.handle`; a write in its own READ COMMITTED transaction
     (:func:`begin_read_committed`), where requests on one card wait for its
     lock instead of failing.
@@ -295,9 +295,8 @@ def run_with_retries(env, uid, operation, args, query, body):
         if write:
             begin_read_committed(env)
         try:
-            return (
-                env["loyalty.api"]._for_user(uid).handle(operation, args, query, body)
-            )
+            api = env["loyalty.api"]._for_user(uid, key_user)
+            return api.handle(operation, args, query, body)
         except psycopg2.OperationalError as error:
             if (
                 error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
@@ -322,22 +321,33 @@ class LoyaltyApi(models.AbstractModel):
     _description = "Loyalty HTTP API"
 
     @api.model
-    def _for_user(self, uid):
-        """The API acting for user ``uid`` (the owner of a verified key)."""
+    def _for_user(self, uid, key_user=None):
+        """The API acting for user ``uid`` (the owner of a verified key);
+        ``key_user``: what :meth:`_check_api_key` read about them."""
         # sudo for the reads and writes below, each filtered explicitly on the
         # program (and coalition partner) the key acts for; env.user stays the
         # API user, so ledger entries and group checks are theirs.
         env = self.env(user=uid, su=True)
-        # archived partners too: their keys must not fall back to the company's
-        # program
-        coalition = (
-            env["loyalty.coalition.partner"]
-            .with_context(active_test=False)
-            .search([("user_id", "=", uid)], limit=1)
-        )
-        program = coalition.program_id or env.user.company_id.loyalty_bonus_program_id
+        if key_user and key_user["uid"] == uid:
+            coalition_id = key_user["coalition_id"]
+            program_id = key_user["coalition_program_id"] or key_user["program_id"]
+            # "today" of the user (pending windows, periods) without reading
+            # the user again; Odoo's own fallback is UTC
+            env = env(context=dict(env.context, tz=key_user["tz"] or "UTC"))
+        else:
+            # archived partners too: their keys must not fall back to the
+            # company's program
+            coalition = (
+                env["loyalty.coalition.partner"]
+                .with_context(active_test=False)
+                .search([("user_id", "=", uid)], limit=1)
+            )
+            coalition_id = coalition.id
+            program_id = (
+                coalition.program_id or env.user.company_id.loyalty_bonus_program_id
+            ).id
         return env["loyalty.api"].with_context(
-            loyalty_api_coalition_id=coalition.id, loyalty_api_program_id=program.id
+            loyalty_api_coalition_id=coalition_id, loyalty_api_program_id=program_id
         )
 
     @property
@@ -368,19 +378,29 @@ class LoyaltyApi(models.AbstractModel):
     @api.private
     def authenticate(self, authorization):
         """The user id of a Bearer API key, or :class:`ApiError` (401)."""
+        return self._authenticate(authorization)["uid"]
+
+    @api.model
+    def _authenticate(self, authorization):
+        """What :meth:`_check_api_key` reads about the user of a Bearer API key,
+        or :class:`ApiError` (401)."""
         match = re.fullmatch(r"\s*bearer\s+(\S{1,512})\s*", authorization or "", re.I)
-        uid = match and self._check_api_key(match.group(1))
-        if not uid:
+        key_user = match and self._check_api_key(match.group(1))
+        if not key_user:
             raise ApiError(
                 "unauthorized",
                 _("A valid API key is required (Authorization: Bearer <key>)."),
             )
-        return uid
+        return key_user
 
     @api.model
     def _check_api_key(self, key):
-        """The user id of an API key, as ``res.users.apikeys._check_credentials``
-        (scope ``rpc``) answers it, without hashing the key again on every request.
+        """The user of an API key, as ``res.users.apikeys._check_credentials``
+        (scope ``rpc``) finds them, without hashing the key again on every request;
+        with what the API needs about them, read in the same query: ``{"uid",
+        "lang", "tz", "program_id"`` (their company's bonus program),
+        ``"coalition_id", "coalition_program_id"}`` (the coalition partner they
+        act for, archived too), or None.
 
         Odoo stores a salted PBKDF2 hash of each key (6,000 rounds, about 10 ms of
         CPU per check): done for every call, that is the biggest single cost of a
@@ -393,9 +413,16 @@ class LoyaltyApi(models.AbstractModel):
         rows = self.env.execute_query(
             SQL(
                 """
-                SELECT k.id, k.user_id, k.key
+                SELECT k.id, k.key, k.user_id, p.lang, p.tz,
+                       c.loyalty_bonus_program_id, cp.id, cp.program_id
                   FROM res_users_apikeys k
                   JOIN res_users u ON u.id = k.user_id
+                  JOIN res_partner p ON p.id = u.partner_id
+                  JOIN res_company c ON c.id = u.company_id
+             LEFT JOIN LATERAL (
+                           SELECT id, program_id FROM loyalty_coalition_partner
+                            WHERE user_id = u.id ORDER BY name, id LIMIT 1
+                       ) cp ON TRUE
                  WHERE u.active AND k.index = %(index)s
                    AND (k.scope IS NULL OR k.scope = 'rpc')
                    AND (k.expiration_date IS NULL
@@ -405,20 +432,33 @@ class LoyaltyApi(models.AbstractModel):
             )
         )
         digest = hashlib.sha256(key.encode()).digest()
-        for key_id, user_id, stored in rows:
+        for key_id, stored, *user in rows:
             memo = (key_id, stored)
             with _VERIFIED_KEYS_LOCK:
                 known = _VERIFIED_KEYS.get(memo)
                 if known is not None:
                     _VERIFIED_KEYS.move_to_end(memo)
-            if known is not None and hmac.compare_digest(known, digest):
-                return user_id
-            if API_KEY_CRYPT_CONTEXT.verify(key, stored):
+            if not (known is not None and hmac.compare_digest(known, digest)):
+                if not API_KEY_CRYPT_CONTEXT.verify(key, stored):
+                    continue
                 with _VERIFIED_KEYS_LOCK:
                     _VERIFIED_KEYS[memo] = digest
                     while len(_VERIFIED_KEYS) > MAX_VERIFIED_KEYS:
                         _VERIFIED_KEYS.popitem(last=False)
-                return user_id
+            return dict(
+                zip(
+                    (
+                        "uid",
+                        "lang",
+                        "tz",
+                        "program_id",
+                        "coalition_id",
+                        "coalition_program_id",
+                    ),
+                    user,
+                    strict=True,
+                )
+            )
         return None
 
     def _check_allowed(self, operation):
@@ -592,7 +632,8 @@ class LoyaltyApi(models.AbstractModel):
             ]
             if for_lookup:
                 domain.append(("loyalty_state", "not in", ("lost", "replaced")))
-            card = Card.search(domain, limit=1)
+            # the card's columns in the same query
+            card = Card.search_fetch(domain, self._card_fields(), limit=1)
         elif params.get("phone"):
             phone = self._normalize_phone(params["phone"])
             partner = phone and self.env["res.partner"].search(
@@ -602,6 +643,14 @@ class LoyaltyApi(models.AbstractModel):
         if not card or not card.partner_id:
             raise ApiError("not_found", _("No member with this card or phone."))
         return card
+
+    def _card_fields(self):
+        """The card's stored columns: read with the search that finds it."""
+        return [
+            name
+            for name, field in self.env["loyalty.card"]._fields.items()
+            if field.store and field.column_type
+        ]
 
     def _ledger(self):
         return self.env["loyalty.ledger"]

@@ -96,8 +96,10 @@ class PosConfig(models.Model):
         return card
 
     # ------------------------------------------------------------ RPCs
+    @api.readonly
     def loyalty_crm_lookup(self, term):
-        """Find a member by card barcode or phone (any notation)."""
+        """Find a member by card barcode or phone (any notation); only reads
+        (served by the replica when one is configured)."""
         self._loyalty_pos_check_access()
         term = (term or "").strip() if isinstance(term, str) else ""
         if not term:

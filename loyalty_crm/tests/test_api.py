@@ -750,14 +750,14 @@ class TestApi(ApiCase):
         original = api_controller.run_with_retries
         calls = []
 
-        def conflicting_once(env, uid, operation, *args):
+        def conflicting_once(env, uid, operation, *args, **kwargs):
             calls.append(operation)
             if len(calls) == 1:
                 env.cr.execute(
                     "DO $$ BEGIN RAISE EXCEPTION 'concurrent update' "
                     "USING ERRCODE = '40001'; END $$"
                 )
-            return original(env, uid, operation, *args)
+            return original(env, uid, operation, *args, **kwargs)
 
         with (
             patch.object(api_controller, "run_with_retries", conflicting_once),
