@@ -399,7 +399,7 @@ class LoyaltyCard(models.Model):
         self.sudo().write({"loyalty_state": "blocked", "loyalty_state_reason": reason})
         self._loyalty_log_state_change(
             {
-                card: _(
+                card: self.env._(
                     "Card %(code)s blocked: %(reason)s", code=card.code, reason=reason
                 )
                 for card in self
@@ -430,7 +430,7 @@ class LoyaltyCard(models.Model):
             )
         self._loyalty_log_state_change(
             {
-                card: _(
+                card: self.env._(
                     "Card %(code)s unblocked: %(reason)s", code=card.code, reason=reason
                 )
                 for card in self
