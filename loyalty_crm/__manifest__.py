@@ -19,6 +19,7 @@
         "sms",
         "link_tracker",
         "crm",
+        "base_import",
     ],
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [
@@ -48,6 +49,7 @@
         "views/loyalty_portal_templates.xml",
         "views/loyalty_crm_menus.xml",
         "views/loyalty_analytics_views.xml",
+        "views/loyalty_import_batch_views.xml",
     ],
     "demo": [
         "demo/loyalty_crm_demo.xml",

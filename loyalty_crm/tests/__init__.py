@@ -26,3 +26,4 @@ from . import test_pos_concurrency
 from . import test_analytics
 from . import test_reliability
 from . import test_query_counts
+from . import test_import
