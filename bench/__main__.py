@@ -14,10 +14,10 @@ import sys
 import time
 import traceback
 
-from . import api_bench, crons, datagen, kpi, lookup, pos
+from . import api_bench, crons, datagen, import_bench, kpi, lookup, pos
 from .odoo_env import environment, load_registry
 
-SECTIONS = ["lookup", "crons", "pos", "api", "soak", "kpi"]
+SECTIONS = ["lookup", "crons", "pos", "api", "soak", "kpi", "import"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -60,6 +60,7 @@ def main():
     parser.add_argument("--soak", type=int, default=20000)
     parser.add_argument("--api-clients", type=int, default=8)
     parser.add_argument("--api-requests", type=int, default=400)
+    parser.add_argument("--import-rows", type=int, default=100000)
     args = parser.parse_args()
     registry = load_registry(args.conf, args.db)
     result = {
@@ -129,6 +130,7 @@ def main():
             total=args.soak,
         ),
         "kpi": lambda: kpi.run(registry, environment, runs=args.runs),
+        "import": lambda: import_bench.run(args.conf, args.db, ROOT, args.import_rows),
     }
     for name in SECTIONS:
         if name not in wanted:

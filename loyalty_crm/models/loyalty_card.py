@@ -253,15 +253,17 @@ class LoyaltyCard(models.Model):
                 tuple(self.ids),
             )
         )
-        for card_id, total in rows:
-            # the ledger is the history: no chatter tracking of every change
-            card = (
-                self.browse(card_id)
-                .sudo()
-                .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
-            )
-            if card.points != float(total):
-                card.points = float(total)
+        totals = dict(rows)
+        # the ledger is the history: no chatter tracking of every change; one
+        # recordset, so that the current balances are read in one query
+        cards = (
+            self.browse(list(totals))
+            .sudo()
+            .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
+        )
+        for card in cards:
+            if card.points != float(totals[card.id]):
+                card.points = float(totals[card.id])
 
     # ------------------------------------------------------------ state changes
     def _loyalty_require_user(self):
