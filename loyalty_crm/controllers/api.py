@@ -101,6 +101,10 @@ class LoyaltyApiController(http.Controller):
     def redeem(self, **_kw):
         return self._dispatch("redeem")
 
+    @http.route(f"{BASE_PATH}/redemptions/otp", methods=["POST"], **ROUTE)
+    def request_otp(self, **_kw):
+        return self._dispatch("request_otp")
+
     @http.route(
         f"{BASE_PATH}/transactions/<int:transaction_id>/reversal",
         methods=["POST"],

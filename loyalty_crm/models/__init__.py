@@ -25,3 +25,4 @@ from . import loyalty_report
 from . import loyalty_dashboard
 from . import loyalty_demo
 from . import loyalty_import_batch
+from . import loyalty_otp

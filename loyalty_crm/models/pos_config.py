@@ -198,7 +198,9 @@ class PosConfig(models.Model):
             return self._loyalty_pos_refusal(error)
         return {"ok": True, "member": self._loyalty_pos_member_data(partner)}
 
-    def loyalty_crm_reserve(self, order_uuid, partner_id, points, order_amount):
+    def loyalty_crm_reserve(
+        self, order_uuid, partner_id, points, order_amount, identification=None
+    ):
         """Hold ``points`` of the member's card for the order ``order_uuid``.
 
         The points leave the balance at once (a ``reserved`` ledger entry, under
@@ -206,6 +208,8 @@ class PosConfig(models.Model):
         the same order replaces the previous one; 0 points releases it. The
         reservation becomes a redemption when the order syncs, or is released
         by a cron after a timeout. Returns the discount to put on the order.
+        ``identification`` (``{"card": scanned code}`` or ``{"otp_id", "code"}``):
+        see ``loyalty.otp``; a member found by phone confirms with an SMS code.
         """
         self._loyalty_pos_check_access()
         if not isinstance(order_uuid, str) or not 0 < len(order_uuid) <= UUID_MAX:
@@ -219,6 +223,10 @@ class PosConfig(models.Model):
             )
         Ledger = self.env["loyalty.ledger"]
         try:
+            if points > 0:  # outside the savepoint: a wrong code costs an attempt
+                self.env["loyalty.otp"]._loyalty_check_spend(
+                    self._loyalty_pos_card_of(partner_id), identification, order_uuid
+                )
             with self.env.cr.savepoint():
                 card = self._loyalty_pos_card_of(partner_id)
                 Ledger._lock_cards(card)
@@ -300,3 +308,13 @@ class PosConfig(models.Model):
         self.env["loyalty.ledger"]._lock_cards(held.card_id)
         held.sudo().write({"state": "cancelled"})
         return {"ok": True, "released": -sum(held.mapped("points"))}
+
+    def loyalty_crm_otp_request(self, partner_id):
+        """Send the member found by phone the SMS code that confirms spending."""
+        self._loyalty_pos_check_access()
+        try:
+            card = self._loyalty_pos_card_of(partner_id)
+            otp = self.env["loyalty.otp"]._loyalty_request(card, "pos")
+        except LoyaltyError as error:
+            return self._loyalty_pos_refusal(error)
+        return dict(otp._loyalty_public(), ok=True)
