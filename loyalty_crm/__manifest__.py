@@ -36,6 +36,7 @@
         "wizard/loyalty_card_replace_wizard_views.xml",
         "wizard/loyalty_enrol_wizard_views.xml",
         "wizard/loyalty_sale_redeem_wizard_views.xml",
+        "wizard/loyalty_privacy_wizard_views.xml",
         "views/loyalty_ledger_views.xml",
         "views/loyalty_card_views.xml",
         "views/loyalty_program_views.xml",
@@ -50,6 +51,7 @@
         "views/loyalty_crm_menus.xml",
         "views/loyalty_analytics_views.xml",
         "views/loyalty_import_batch_views.xml",
+        "views/loyalty_privacy_views.xml",
     ],
     "demo": [
         "demo/loyalty_crm_demo.xml",

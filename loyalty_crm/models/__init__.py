@@ -26,3 +26,7 @@ from . import loyalty_dashboard
 from . import loyalty_demo
 from . import loyalty_import_batch
 from . import loyalty_otp
+from . import loyalty_privacy_request
+from . import res_partner_privacy
+from . import mail_blacklist
+from . import phone_blacklist

@@ -28,3 +28,4 @@ from . import test_reliability
 from . import test_query_counts
 from . import test_import
 from . import test_otp
+from . import test_privacy
