@@ -125,7 +125,7 @@ class LoyaltyImportBatch(models.Model):
     _order = "id desc"
 
     name = fields.Char(string="File Name", required=True, readonly=True, default="/")
-    file = fields.Binary(string="File", attachment=True, required=True)
+    file = fields.Binary(attachment=True, required=True)
     file_hash = fields.Char(readonly=True, copy=False)
     program_id = fields.Many2one(
         "loyalty.program",

@@ -45,12 +45,9 @@ class LoyaltyPrivacyRequest(models.Model):
     )
     channel = fields.Selection(REQUEST_CHANNELS, required=True, readonly=True)
     requested_on = fields.Date(string="Asked On", required=True, readonly=True)
-    done_on = fields.Datetime(
-        string="Done On", required=True, readonly=True, default=fields.Datetime.now
-    )
+    done_on = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
     done_by = fields.Many2one(
         "res.users",
-        string="Done By",
         required=True,
         readonly=True,
         default=lambda self: self.env.user,
@@ -62,7 +59,9 @@ class LoyaltyPrivacyRequest(models.Model):
     )
 
     def write(self, vals):
-        raise UserError(_("The log of personal data requests cannot be changed."))
+        if vals:
+            raise UserError(_("The log of personal data requests cannot be changed."))
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):

@@ -54,7 +54,7 @@ STOP_WORDS = {"stop", "стоп", "отписаться", "unsubscribe"}
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited
 
     loyalty_erased = fields.Boolean(
         string="Personal Data Erased", readonly=True, copy=False, index=True

@@ -8,7 +8,7 @@ from odoo.tests import tagged
 
 from .common import LoyaltyCase
 
-HEADER = [
+HEADER = (
     "name",
     "phone",
     "email",
@@ -24,7 +24,7 @@ HEADER = [
     "points",
     "expiry_date",
     "tier",
-]
+)
 
 
 def _csv(rows, header=HEADER, delimiter=",", encoding="utf-8"):
