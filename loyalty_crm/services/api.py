@@ -738,6 +738,7 @@ class LoyaltyApi:
         self._check_period()
         card = self._find_card(params)
         if not params.get("card"):  # found by phone: the SMS code, if asked for
+            self.env["loyalty.ledger"]._check_card_usable(card)
             self.env["loyalty.otp"]._loyalty_check_spend(
                 card,
                 {"otp_id": int(params["otp_id"] or 0), "code": params["otp_code"]},
