@@ -400,7 +400,8 @@ class ResPartner(models.Model):
     @api.model
     def _loyalty_channel_opt_out(self, channel, emails=None, phones=None):
         """Record an opt-out of ``channel`` for the members with these emails or
-        phones (blocklisted by Odoo's unsubscribe pages, a STOP reply or a user)."""
+        phones, blocklisted by the member: Odoo's unsubscribe pages (email, SMS)
+        or a STOP reply. A user's blocklisting is not the member's answer."""
         domain = []
         if emails:
             normalized = [e for e in (email_normalize(x) for x in emails) if e]
@@ -409,15 +410,14 @@ class ResPartner(models.Model):
             domain = [("loyalty_phone", "in", [p for p in phones if p])]
         if not domain:
             return self.browse()
-        members = self.sudo().search(domain + [("loyalty_is_member", "=", True)])
         source = self.env.context.get("loyalty_consent_source")
         if not source:
             path = request.httprequest.path if request else ""
-            source = (
-                "unsubscribe"
-                if path.startswith(("/mailing/", "/mail/", "/sms/"))
-                else "backoffice"
-            )
+            if not path.startswith(("/mailing/", "/sms/")):
+                # blocklisted by a user, not by the member: no consent was given
+                return self.browse()
+            source = "unsubscribe"
+        members = self.sudo().search(domain + [("loyalty_is_member", "=", True)])
         self.env["loyalty.consent"].sudo().create(
             [
                 {
