@@ -168,6 +168,20 @@ def rows(result):  # noqa: C901 - one block per section
                         "< 2 s",
                     )
                 )
+    sec = status("import")
+    if sec:
+        for size in ("small", "full"):
+            k = sec[size]
+            out.append(
+                (
+                    f"(6) import {k['rows']:,} rows",
+                    f"check {_fmt(k['check_seconds'], ' s')}, import "
+                    f"{_fmt(k['import_seconds'], ' s')}",
+                    f"peak RSS {_fmt(k['peak_rss_mb'], ' MB')}, "
+                    f"{k['created']} created, {k['ledger_mismatches']} mismatches",
+                    "100k < 120 s, memory flat",
+                )
+            )
     return out
 
 

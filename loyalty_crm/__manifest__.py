@@ -19,6 +19,7 @@
         "sms",
         "link_tracker",
         "crm",
+        "base_import",
     ],
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [
@@ -37,6 +38,7 @@
         "wizard/loyalty_consent_wizard_views.xml",
         "wizard/loyalty_enrol_wizard_views.xml",
         "wizard/loyalty_sale_redeem_wizard_views.xml",
+        "wizard/loyalty_privacy_wizard_views.xml",
         "views/loyalty_ledger_views.xml",
         "views/loyalty_card_views.xml",
         "views/loyalty_program_views.xml",
@@ -51,6 +53,8 @@
         "views/loyalty_crm_menus.xml",
         "views/loyalty_exception_views.xml",
         "views/loyalty_analytics_views.xml",
+        "views/loyalty_import_batch_views.xml",
+        "views/loyalty_privacy_views.xml",
     ],
     "demo": [
         "demo/loyalty_crm_demo.xml",

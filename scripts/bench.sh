@@ -60,9 +60,10 @@ export ODOO_DIR
 PYTHONPATH="$ODOO_DIR${PYTHONPATH:+:$PYTHONPATH}" nice -n "${BENCH_NICE:-10}" \
     "$VENV/bin/python" -m bench --conf "$CONF" --db "$DB" --members "$MEMBERS" \
     "${generate[@]}" \
-    --sections "${BENCH_SECTIONS:-lookup,crons,pos,api,floor,soak,kpi,scale}" \
+    --sections "${BENCH_SECTIONS:-lookup,crons,pos,api,floor,soak,kpi,scale,import}" \
     --runs "${BENCH_RUNS:-3}" \
     --pos-orders "${BENCH_POS_ORDERS:-1000}" \
     --soak "${BENCH_SOAK:-20000}" \
     --api-requests "${BENCH_API_REQUESTS:-400}" \
+    --import-rows "${BENCH_IMPORT_ROWS:-100000}" \
     ${BENCH_OUT:+--out "$BENCH_OUT"}

@@ -29,3 +29,9 @@ from . import pos_session
 from . import loyalty_report
 from . import loyalty_dashboard
 from . import loyalty_demo
+from . import loyalty_import_batch
+from . import loyalty_otp
+from . import loyalty_privacy_request
+from . import res_partner_privacy
+from . import mail_blacklist
+from . import phone_blacklist

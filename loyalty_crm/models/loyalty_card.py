@@ -326,18 +326,21 @@ class LoyaltyCard(models.Model):
                 tuple(self.ids),
             )
         )
-        for card_id, total, debt in rows:
-            # the ledger is the history: no chatter tracking of every change
-            card = (
-                self.browse(card_id)
-                .sudo()
-                .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
-            )
+        totals = {card_id: (float(total), float(debt)) for card_id, total, debt in rows}
+        # the ledger is the history: no chatter tracking of every change; one
+        # recordset, so that the current balances are read in one query
+        cards = (
+            self.browse(list(totals))
+            .sudo()
+            .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
+        )
+        for card in cards:
+            total, debt = totals[card.id]
             vals = {}
-            if card.points != float(total):
-                vals["points"] = float(total)
-            if (card.loyalty_debt or 0.0) != float(debt):
-                vals["loyalty_debt"] = float(debt)
+            if card.points != total:
+                vals["points"] = total
+            if (card.loyalty_debt or 0.0) != debt:
+                vals["loyalty_debt"] = debt
             if vals:
                 card.write(vals)
 

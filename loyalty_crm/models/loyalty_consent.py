@@ -7,6 +7,9 @@ CONSENT_SOURCES = [
     ("portal", "Customer portal"),
     ("api", "API"),
     ("import", "Import"),
+    ("unsubscribe", "Unsubscribe link"),
+    ("sms_reply", "SMS reply"),
+    ("erasure", "Erasure request"),
 ]
 
 

@@ -27,11 +27,13 @@ ENTRY_TYPES = [
     ("bonus", "Bonus"),
     ("debt", "Debt"),
     ("repayment", "Debt Repayment"),
+    ("opening", "Opening balance"),
 ]
 # Sign each type's points must have (None: either).
 ENTRY_SIGN = {
     "accrual": 1,
     "bonus": 1,
+    "opening": 1,  # a balance brought over from a previous system (import)
     "redemption": -1,
     "expiry": -1,
     "adjustment": None,

@@ -135,6 +135,13 @@ class LoyaltyProgram(models.Model):
         digits=(16, 2),
         help="A member starts spending points once the balance reaches this number.",
     )
+    spend_otp = fields.Boolean(
+        string="Spending by Phone Needs an SMS Code",
+        default=True,
+        help="When the member is found by phone number (no card scanned, or the "
+        "API is given the phone), spending points needs the one-time code sent by "
+        "SMS to that phone. Earning never does.",
+    )
 
     # ------------------------------------------------------------ payback inputs
     roi_setup_cost = fields.Monetary(

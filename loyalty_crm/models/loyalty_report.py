@@ -18,6 +18,8 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from .loyalty_ledger import ENTRY_TYPES
+
 # States of a purchase that counts (POS: paid, posted, invoiced; Sales: confirmed).
 POS_DONE_STATES = ("paid", "done", "invoiced")
 SALE_DONE_STATES = ("sale", "done")
@@ -170,15 +172,7 @@ class LoyaltyPointsReport(models.Model):
 
     date = fields.Datetime(readonly=True)
     entry_type = fields.Selection(
-        [
-            ("accrual", "Accrual"),
-            ("redemption", "Redemption"),
-            ("expiry", "Expiry"),
-            ("adjustment", "Adjustment"),
-            ("transfer", "Transfer"),
-            ("reversal", "Reversal"),
-            ("bonus", "Bonus"),
-        ],
+        ENTRY_TYPES,
         string="Type",
         readonly=True,
     )

@@ -393,7 +393,7 @@ class ResPartner(models.Model):
                 return True
             vals = self._loyalty_normalize_phones(vals)
         members = self.filtered("loyalty_is_member")
-        if members:
+        if members and not self.env.context.get("loyalty_erasure"):
             members._loyalty_check_required(vals)
         res = super().write(vals)
         if members and set(vals) & set(COMPLETENESS_FIELDS):

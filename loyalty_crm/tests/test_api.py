@@ -899,6 +899,17 @@ class TestApi(ApiCase):
         check("replace_card", 200, path, replace)
         check("replace_card", 409, path, {"idempotency_key": "st-c2"})
 
+        # extension v1.2: the SMS code of a redemption by phone
+        path, phone = "/redemptions/otp", {"phone": self.member.loyalty_phone}
+        check("request_otp", 401, path, phone, key=False)
+        check("request_otp", 403, path, phone, key=self.not_api_key)
+        check("request_otp", 400, path, {"phone": 5})
+        check("request_otp", 404, path, {"phone": "+79990000000"})
+        check("request_otp", 201, path, phone)
+        check("request_otp", 429, path, phone)
+        self.program.spend_otp = False
+        check("request_otp", 422, path, phone)
+
         self.assertEqual(
             observed, {name: set(op["statuses"]) for name, op in OPERATIONS.items()}
         )

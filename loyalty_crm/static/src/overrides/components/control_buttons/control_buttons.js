@@ -6,6 +6,7 @@ import { _t } from "@web/core/l10n/translation";
 import { patch } from "@web/core/utils/patch";
 import { LoyaltyCrmMemberPopup } from "@loyalty_crm/app/member_popup/member_popup";
 import { LoyaltyCrmEnrolPopup } from "@loyalty_crm/app/enrol_popup/enrol_popup";
+import { loyaltyCrmReserveWithCode } from "@loyalty_crm/app/otp_popup/otp_popup";
 
 /**
  * The bonus program at the till: find or enrol the member, spend points.
@@ -56,6 +57,9 @@ patch(ControlButtons.prototype, {
             return this.loyaltyCrmRefuse(result.message);
         }
         await this.loyaltyCrmSetMember(result.member);
+        // a scanned card identifies the member; a phone needs the SMS code to spend
+        this.pos.get_order().uiState.loyaltyCrmCard =
+            answer.term === result.member.card ? answer.term : null;
     },
     async onClickLoyaltyCrmEnrol(term = "") {
         const options = await this.loyaltyCrmCall("loyalty_crm_enrol_options", []);
@@ -73,6 +77,7 @@ patch(ControlButtons.prototype, {
             return this.loyaltyCrmRefuse(result.message);
         }
         await this.loyaltyCrmSetMember(result.member);
+        this.pos.get_order().uiState.loyaltyCrmCard = result.member.card; // issued here
         this.notification.add(
             _t("Card %(card)s issued to %(name)s.", {
                 card: result.member.card,
@@ -106,12 +111,16 @@ patch(ControlButtons.prototype, {
         if (isNaN(points) || points < 0) {
             return this.loyaltyCrmRefuse(_t("Enter a positive number of points."));
         }
-        const result = await this.loyaltyCrmCall("loyalty_crm_reserve", [
-            order.uuid,
-            member.partner_id,
-            points,
-            amount,
-        ]);
+        const result = await loyaltyCrmReserveWithCode(
+            this.dialog,
+            makeAwaitable,
+            (method, args) => this.loyaltyCrmCall(method, args),
+            [order.uuid, member.partner_id, points, amount, { card: order.uiState.loyaltyCrmCard }],
+            _t("SMS code")
+        );
+        if (result.cancelled) {
+            return;
+        }
         if (!result.ok) {
             return this.loyaltyCrmRefuse(result.message);
         }
