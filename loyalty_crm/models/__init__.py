@@ -24,3 +24,4 @@ from . import pos_session
 from . import loyalty_report
 from . import loyalty_dashboard
 from . import loyalty_demo
+from . import loyalty_report_month
