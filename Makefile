@@ -2,7 +2,7 @@
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint i18n bench clean-cache
+.PHONY: help setup run test lint i18n bench screens clean-cache
 
 help: ## Show this help
 	@echo "Targets:"
@@ -25,6 +25,9 @@ i18n: ## Re-export the translation template and merge it into i18n/ru.po
 
 bench: ## Benchmarks at scale in a throwaway database (BENCH_MEMBERS=10000, BENCH_SCALE=full)
 	@$(ROOT)/scripts/bench.sh
+
+screens: ## Screenshots of each user's screens from a fresh demo database into docs/screens.md
+	@$(ROOT)/scripts/screens.sh
 
 clean-cache: ## Delete ~/.cache/loyalty_crm (Odoo source, venv, files) and the demo database
 	@$(ROOT)/scripts/clean-cache.sh
