@@ -155,6 +155,21 @@ class ResCompany(models.Model):
     )
 
     # demo
+    @api.model
+    def _loyalty_demo_one_point_system(self):
+        """Demo: one point system on every screen. Odoo's own demo programs (a
+        "Loyalty Program" in the till and in Sales, coupons, promotions) are
+        archived, and the till sells the retailer's catalogue only, not Odoo's
+        demo furniture and bakery (the products made later by the demo are
+        put on the till by it)."""
+        self.env["loyalty.program"].search(
+            [("is_bonus_program", "=", False)]
+        ).action_archive()
+        self.env["product.template"].search(
+            [("available_in_pos", "=", True)]
+        ).available_in_pos = False
+        return True
+
     def _loyalty_demo_company(self):
         """The demo company is a Russian clothing retailer: its name, Moscow
         address, time zone, roubles when the books allow it, Russian for its

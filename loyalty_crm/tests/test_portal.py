@@ -40,7 +40,8 @@ class TestPortal(HttpCase, common.LoyaltyCase):
         self.assertIn(self.a.loyalty_referral_code, page)
         self.assertNotIn(self.b.loyalty_card_code, page)
         self.assertNotIn("B only", page)
-        self.assertIn("325.00", page)  # 1 + 2 + ... + 25
+        # 1 + 2 + ... + 25, in whole points
+        self.assertIn('o_loyalty_available">325<', page)
         self.assertIn("/report/barcode/", page)
         self.assertEqual(page.count('class="o_loyalty_entry"'), 20)
         page2 = self._page("/my/loyalty/page/2")

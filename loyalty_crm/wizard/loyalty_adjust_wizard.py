@@ -33,7 +33,6 @@ class LoyaltyAdjustWizard(models.TransientModel):
         string="Current Balance", related="card_id.points", digits=(16, 0)
     )
     change = fields.Char(
-        string="Change",
         required=True,
         help="Points to add (+500) or to take away (-200).",
     )

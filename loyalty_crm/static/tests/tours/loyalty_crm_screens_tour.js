@@ -22,8 +22,8 @@ registry.category("web_tour.tours").add("loyalty_crm_adjust_tour", {
             },
         },
         {
-            content: "the card opens the member card form (state, history)",
-            trigger: ".o_lc_member_block .o_field_widget[name=loyalty_card_id] a, .o_lc_member_block .o_lc_member_block_card",
+            content: "the Loyalty tab is open first",
+            trigger: ".o_notebook .nav-link.active:contains(Loyalty)",
         },
         {
             trigger: ".o_lc_member_block button[name=action_loyalty_adjust]",
@@ -45,12 +45,15 @@ registry.category("web_tour.tours").add("loyalty_crm_adjust_tour", {
             trigger: ".modal .o_field_widget[name=current_points]:contains(1,000)",
         },
         {
+            trigger: ".modal .o_field_widget[name=reason] input",
+            run: "edit Ошибка кассира",
+        },
+        {
             trigger: ".modal .o_field_widget[name=change] input",
             run: "edit -250",
         },
         {
-            trigger: ".modal .o_field_widget[name=reason] input",
-            run: "edit Ошибка кассира",
+            trigger: ".modal .o_field_widget[name=reason] input:value(Ошибка кассира)",
         },
         {
             content: "the balance after the change is shown before confirming",
