@@ -277,11 +277,17 @@ def open_till(b, ctx):
         {"fields": ["id"], "limit": 1},
     )[0]["id"]
     b.goto(f"{ctx.url}/pos/ui?config_id={config}")
-    b.wait_for(".pos .product-screen, .pos .modal", timeout=120)
-    b.ensure_helpers()
-    if b.js("!!document.querySelector('.modal .opening-cash-control, .modal')"):
-        b.click(".modal .modal-footer .btn-primary")
-    b.wait_for(".product-screen .o_lc_member_button", timeout=60)
+    # a closed register: "Open Register" (a screen, then the opening dialog)
+    deadline = time.time() + 180
+    while not b.js("!!document.querySelector('.product-screen .o_lc_member_button')"):
+        if time.time() > deadline:
+            raise TimeoutError("the till did not open")
+        b.ensure_helpers()
+        b.js(
+            "window.__lc.click('.modal .modal-footer .btn-primary') || "
+            "window.__lc.click('.open-register-btn')"
+        )
+        time.sleep(2)
     b.click(".o_lc_member_button")
     b.type(".modal .o_lc_member_term", "+7 916 201-10-01")
     b.click(".modal .o_lc_member_find")

@@ -165,9 +165,15 @@ class ResCompany(models.Model):
         self.env["loyalty.program"].search(
             [("is_bonus_program", "=", False)]
         ).action_archive()
-        self.env["product.template"].search(
-            [("available_in_pos", "=", True)]
-        ).available_in_pos = False
+        on_till = self.env["product.template"].search([("available_in_pos", "=", True)])
+        # Odoo's demo combos (chairs, burgers) go, with their items: a product
+        # can't leave the till while a combo includes it
+        combos = on_till.filtered(lambda t: t.type == "combo")
+        combos.write({"available_in_pos": False, "active": False})
+        self.env["product.combo.item"].search(
+            [("product_id.product_tmpl_id", "in", on_till.ids)]
+        ).unlink()
+        (on_till - combos).available_in_pos = False
         return True
 
     def _loyalty_demo_company(self):
