@@ -458,6 +458,10 @@ def campaign_results(b, ctx):
     campaign = ref(ctx.url, ctx.admin, "loyalty_crm.demo_campaign_spring")
     b.goto(f"{ctx.url}/odoo/action-loyalty_crm.loyalty_campaign_action/{campaign}")
     b.wait_for(".o_form_view .o_lc_campaign_compare")
+    b.js(
+        "document.querySelector('.o_form_view .o_notebook')"
+        ".scrollIntoView({block: 'start'})"
+    )
     b.settle()
 
 

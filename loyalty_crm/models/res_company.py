@@ -176,6 +176,38 @@ class ResCompany(models.Model):
         (on_till - combos).available_in_pos = False
         return True
 
+    @api.model
+    def _loyalty_demo_till_catalogue(self):
+        """Demo: the tills sell the retailer's catalogue, by its categories
+        (Платья, Обувь...), and nothing else."""
+        parent = self.env["product.category"].search(
+            [("name", "=", "Одежда и обувь")], limit=1
+        )
+        PosCategory = self.env["pos.category"]
+        till_categories = PosCategory
+        for categ in self.env["product.category"].search(
+            [("parent_id", "=", parent.id)], order="id"
+        ):
+            till_category = PosCategory.create({"name": categ.name})
+            self.env["product.template"].search(
+                [("categ_id", "=", categ.id), ("available_in_pos", "=", True)]
+            ).pos_categ_ids = till_category
+            till_categories |= till_category
+        xml_products = self.env["product.template"].search(
+            [("available_in_pos", "=", True), ("pos_categ_ids", "=", False)]
+        )
+        if xml_products:
+            new = PosCategory.create({"name": "Новая коллекция"})
+            xml_products.pos_categ_ids = new
+            till_categories |= new
+        self.env["pos.config"].search([]).write(
+            {
+                "limit_categories": True,
+                "iface_available_categ_ids": [Command.set(till_categories.ids)],
+            }
+        )
+        return True
+
     def _loyalty_demo_company(self):
         """The demo company is a Russian clothing retailer: its name, Moscow
         address, time zone, roubles when the books allow it, Russian for its
