@@ -200,7 +200,12 @@ class ResCompany(models.Model):
             new = PosCategory.create({"name": "Новая коллекция"})
             xml_products.pos_categ_ids = new
             till_categories |= new
-        self.env["pos.config"].search([]).write(
+        # (a till with an open session keeps its settings: Odoo refuses them)
+        self.env["pos.config"].search([]).filtered(
+            lambda config: not config.session_ids.filtered(
+                lambda session: session.state != "closed"
+            )
+        ).write(
             {
                 "limit_categories": True,
                 "iface_available_categ_ids": [Command.set(till_categories.ids)],
