@@ -279,15 +279,19 @@ def open_till(b, ctx):
     b.goto(f"{ctx.url}/pos/ui?config_id={config}")
     # a closed register: "Open Register" (a screen, then the opening dialog)
     deadline = time.time() + 180
-    while not b.js("!!document.querySelector('.product-screen .o_lc_member_button')"):
+    calm = 0
+    while calm < 3:  # the product screen, and no opening dialog for a while
         if time.time() > deadline:
             raise TimeoutError("the till did not open")
         b.ensure_helpers()
-        b.js(
-            "window.__lc.click('.modal .modal-footer .btn-primary') || "
-            "window.__lc.click('.open-register-btn')"
+        clicked = b.js(
+            "window.__lc.click('.modal:has(.opening-cash-section) .btn-primary') || "
+            "window.__lc.click('.modal:has(.modal-title) .modal-footer .btn-primary', "
+            "'Открыть кассу') || window.__lc.click('.open-register-btn')"
         )
-        time.sleep(2)
+        ready = b.js("!!document.querySelector('.product-screen .o_lc_member_button')")
+        calm = calm + 1 if ready and not clicked else 0
+        time.sleep(1.5)
     b.click(".o_lc_member_button")
     b.type(".modal .o_lc_member_term", "+7 916 201-10-01")
     b.click(".modal .o_lc_member_find")
