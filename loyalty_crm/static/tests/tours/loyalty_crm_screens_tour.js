@@ -53,7 +53,9 @@ registry.category("web_tour.tours").add("loyalty_crm_adjust_tour", {
             run: "edit -250",
         },
         {
+            content: "leave the field: the change is committed",
             trigger: ".modal .o_field_widget[name=reason] input:value(Ошибка кассира)",
+            run: "click",
         },
         {
             content: "the balance after the change is shown before confirming",
