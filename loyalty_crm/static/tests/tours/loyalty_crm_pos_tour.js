@@ -44,6 +44,9 @@ function payCash() {
         ProductScreen.clickPayButton(),
         PaymentScreen.clickPaymentMethod("Cash"),
         PaymentScreen.clickValidate(),
+        // the order syncs and the server settles its points: on a loaded
+        // machine this takes longer than a step's default 10 s
+        { content: "order synced", trigger: ".pos .receipt-screen", timeout: 60000 },
         ReceiptScreen.isShown(),
     ].flat();
 }
