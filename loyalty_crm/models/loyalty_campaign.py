@@ -165,6 +165,13 @@ class LoyaltyCampaign(models.Model):
     control_conversion_rate = fields.Float(
         string="Control Conversion (%)", compute="_compute_results", digits=(16, 1)
     )
+    conversion_uplift = fields.Float(
+        string="Uplift",
+        compute="_compute_conversion_uplift",
+        digits=(16, 1),
+        help="Conversion of the members who received the message minus the "
+        "conversion of the control group, in percentage points.",
+    )
 
     _sql_constraints = [
         (
@@ -353,9 +360,88 @@ class LoyaltyCampaign(models.Model):
             cron.sudo()._trigger()
         return True
 
+    def action_launch_confirm(self):
+        """The Launch button: first say whom the campaign will reach (and why
+        not the rest), then launch on confirmation."""
+        self.ensure_one()
+        self._check_template()
+        if self.state not in ("draft", "stopped"):
+            raise UserError(_("Campaign %(name)s is already launched.", name=self.name))
+        wizard = self.env["loyalty.campaign.launch.wizard"].create(
+            {"campaign_id": self.id}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Launch %(name)s?", name=self.name),
+            "res_model": "loyalty.campaign.launch.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
+    def _launch_estimate(self):
+        """Whom a launch now would reach: ``{"audience": members of the
+        segment, "reach": who would get the message, "control": held out,
+        "skipped": {reason: count}}``. The same rules as the sending engine
+        (``_skip_reason_sql``, the frequency cap), read in one query."""
+        self.ensure_one()
+        self.env.flush_all()
+        company = self.company_id
+        capped = SQL("FALSE")
+        if company.loyalty_campaign_cap > 0:
+            capped = SQL(
+                """(SELECT COUNT(*) FROM loyalty_campaign_occurrence s
+                     WHERE s.partner_id = p.id AND s.state = 'sent'
+                       AND s.date >= %s::timestamp - make_interval(days => %s))
+                   >= %s""",
+                fields.Datetime.now(),
+                company.loyalty_campaign_cap_days,
+                company.loyalty_campaign_cap,
+            )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT COALESCE(t.reason, CASE WHEN t.capped THEN 'cap' END),
+                       COUNT(*)
+                  FROM (SELECT %(reason)s AS reason, %(capped)s AS capped
+                          FROM res_partner p
+                         WHERE p.active AND p.loyalty_is_member %(segment)s) t
+              GROUP BY 1
+                """,
+                reason=self._skip_reason_sql(),
+                capped=capped,
+                segment=self._segment_filter(),
+            )
+        )
+        skipped = {reason: count for reason, count in rows if reason}
+        can = sum(count for reason, count in rows if not reason)
+        control = round(can * (self.control_percent or 0.0) / 100.0)
+        return {
+            "audience": can + sum(skipped.values()),
+            "reach": can - control,
+            "control": control,
+            "skipped": skipped,
+        }
+
     def action_stop(self):
         self.filtered(lambda c: c.state in ("scheduled", "running")).state = "stopped"
         return True
+
+    @api.depends("conversion_rate", "control_conversion_rate")
+    def _compute_conversion_uplift(self):
+        for campaign in self:
+            campaign.conversion_uplift = (
+                campaign.conversion_rate - campaign.control_conversion_rate
+            )
+
+    def action_view_results_chart(self):
+        """The campaign's messages as a bar chart: sent, control, skipped (why)."""
+        action = self.action_view_occurrences()
+        action["view_mode"] = "graph,list"
+        action["views"] = [(False, "graph"), (False, "list")]
+        action["context"] = {}
+        return action
 
     def action_view_occurrences(self):
         self.ensure_one()
@@ -673,18 +759,11 @@ class LoyaltyCampaign(models.Model):
             campaign._process_due()
         return True
 
-    def _process_due(self):
-        """Classify the campaign's due occurrences and send to the rest."""
+    def _skip_reason_sql(self):
+        """SQL: why the member ``p`` (a res_partner row) may not receive the
+        campaign's message at all (NULL: they may). One definition, read by the
+        sending engine and by the estimate shown before a launch."""
         self.ensure_one()
-        self.env.flush_all()
-        company = self.company_id
-        now = fields.Datetime.now()
-        due = SQL(
-            "o.campaign_id = %s AND (o.state = 'pending' OR "
-            "(o.state = 'postponed' AND o.scheduled_at <= %s))",
-            self.id,
-            now,
-        )
         channel = self.channel
         address = (
             SQL("p.email_normalized IS NULL")
@@ -702,6 +781,48 @@ class LoyaltyCampaign(models.Model):
                 "AND b.number = p.phone_sanitized)"
             )
         )
+        return SQL(
+            """
+                 CASE
+                 WHEN NOT p.active OR NOT p.loyalty_is_member
+                      THEN 'not_member'
+                 WHEN NOT COALESCE(p.loyalty_marketing_consent, FALSE)
+                      OR EXISTS (
+                SELECT 1
+                  FROM loyalty_notification_channel_res_partner_rel r
+                  JOIN loyalty_notification_channel ch
+                    ON ch.id = r.loyalty_notification_channel_id
+                 WHERE r.res_partner_id = p.id AND ch.code = 'none')
+                      OR (SELECT lc.consent FROM loyalty_consent lc
+                           WHERE lc.partner_id = p.id
+                             AND lc.purpose = 'marketing'
+                             AND lc.channel = %(channel)s
+                        ORDER BY lc.date DESC, lc.id DESC LIMIT 1)
+                         = 'opt_out'
+                      THEN 'no_consent'
+                 WHEN %(address)s THEN 'no_address'
+                 WHEN %(blacklisted)s THEN 'blacklist'
+                 END
+            """,
+            channel=channel,
+            address=address,
+            blacklisted=blacklisted,
+        )
+
+    def _process_due(self):
+        """Classify the campaign's due occurrences and send to the rest."""
+        self.ensure_one()
+        self.env.flush_all()
+        company = self.company_id
+        now = fields.Datetime.now()
+        due = SQL(
+            "o.campaign_id = %s AND (o.state = 'pending' OR "
+            "(o.state = 'postponed' AND o.scheduled_at <= %s))",
+            self.id,
+            now,
+        )
+        channel = self.channel
+        reason = self._skip_reason_sql()
         # 1. who may not receive it at all, and why
         self.env.execute_query(
             SQL(
@@ -710,26 +831,7 @@ class LoyaltyCampaign(models.Model):
                    SET state = 'skipped', skip_reason = r.reason, date = %(now)s
                   FROM (
                     SELECT o.id,
-                           CASE
-                           WHEN NOT p.active OR NOT p.loyalty_is_member
-                                THEN 'not_member'
-                           WHEN NOT COALESCE(p.loyalty_marketing_consent, FALSE)
-                                OR EXISTS (
-                          SELECT 1
-                            FROM loyalty_notification_channel_res_partner_rel r
-                            JOIN loyalty_notification_channel ch
-                              ON ch.id = r.loyalty_notification_channel_id
-                           WHERE r.res_partner_id = p.id AND ch.code = 'none')
-                                OR (SELECT lc.consent FROM loyalty_consent lc
-                                     WHERE lc.partner_id = p.id
-                                       AND lc.purpose = 'marketing'
-                                       AND lc.channel = %(channel)s
-                                  ORDER BY lc.date DESC, lc.id DESC LIMIT 1)
-                                   = 'opt_out'
-                                THEN 'no_consent'
-                           WHEN %(address)s THEN 'no_address'
-                           WHEN %(blacklisted)s THEN 'blacklist'
-                           END AS reason
+                           %(reason)s AS reason
                       FROM loyalty_campaign_occurrence o
                       JOIN res_partner p ON p.id = o.partner_id
                      WHERE %(due)s
@@ -737,9 +839,7 @@ class LoyaltyCampaign(models.Model):
                  WHERE r.id = o.id AND r.reason IS NOT NULL
                 """,
                 now=now,
-                channel=channel,
-                address=address,
-                blacklisted=blacklisted,
+                reason=reason,
                 due=due,
             )
         )
@@ -973,6 +1073,7 @@ class LoyaltyCampaignOccurrence(models.Model):
         help="What this message is about (the birthday's year, the tier change, "
         "the purchase date...): one message per campaign, member and occurrence.",
     )
+    occurrence_label = fields.Char(string="About", compute="_compute_occurrence_label")
     state = fields.Selection(
         [
             ("pending", "Pending"),
@@ -1007,3 +1108,34 @@ class LoyaltyCampaignOccurrence(models.Model):
             "This member already has this campaign's message for this occurrence.",
         ),
     ]
+
+    def _compute_occurrence_label(self):
+        """What the message was about, for people: "Birthday 2026", "Points
+        expiring on 12/13/2026", not the engine's key ("birthday/2026")."""
+        labels = {
+            "oneoff": _("One-off send"),
+            "welcome": _("Welcome"),
+            "birthday": _("Birthday %(value)s"),
+            "expiring": _("Points expiring on %(value)s"),
+            "tier": _("Tier change"),
+            "winback": _("No purchase since %(value)s"),
+            "purchase": _("Purchase of %(value)s"),
+            "card": _("New card"),
+            "balance": _("Balance reached %(value)s"),
+        }
+        lang = self.env["res.lang"]._get_data(code=self.env.lang or "en_US")
+        for occurrence in self:
+            key, _sep, value = (occurrence.occurrence_key or "").partition("/")
+            label = labels.get(key)
+            if not label:
+                occurrence.occurrence_label = occurrence.occurrence_key
+                continue
+            try:
+                date = fields.Date.to_date(value) if len(value) == 10 else None
+            except ValueError:
+                date = None
+            if date:
+                value = date.strftime(lang.date_format)
+            elif key == "balance":
+                value = value.removesuffix(".0")
+            occurrence.occurrence_label = label % {"value": value}

@@ -585,3 +585,11 @@ class LoyaltyCard(models.Model):
             *super()._load_pos_data_domain(data),
             ("program_id.is_bonus_program", "=", False),
         ]
+
+    # ------------------------------------------------------------ back office
+    def action_loyalty_update_balance(self):
+        """A bonus card's balance changes by a signed amount with a reason
+        (``loyalty.adjust.wizard``), never by typing a new balance."""
+        if len(self) == 1 and self.is_bonus_card and self.partner_id:
+            return self.partner_id.action_loyalty_adjust()
+        return super().action_loyalty_update_balance()

@@ -157,7 +157,8 @@ class TestQuestionnaire(LoyaltyCase):
         wizard.source_id = source
         wizard.consent = True
         action = wizard.save().action_enrol()
-        member = self.env["res.partner"].browse(action["res_id"])
+        self.assertEqual(action["params"]["type"], "success")
+        member = self.env["res.partner"].browse(action["params"]["next"]["res_id"])
         self.assertEqual(member.loyalty_source_id, source)
         self.assertEqual(member.phone, "+79161234567")
         self.assertEqual(member.loyalty_card_id.loyalty_state, "active")

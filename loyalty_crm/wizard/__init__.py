@@ -6,3 +6,5 @@ from . import loyalty_card_state_wizard
 from . import loyalty_consent_wizard
 from . import mail_compose_message
 from . import loyalty_privacy_wizard
+from . import loyalty_adjust_wizard
+from . import loyalty_campaign_launch_wizard
