@@ -26,10 +26,12 @@ few set-based statements per month, never record by record:
 
 ``loyalty.analytics._refresh_facts()`` recomputes the months that changed since
 its last run (orders, ledger entries and cards written since), the cron runs it
-every hour; ``full=True`` recomputes every month.
+every hour, and recomputes every month once a day; ``full=True`` recomputes
+every month.
 """
 
 import logging
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
@@ -41,6 +43,7 @@ from .loyalty_ledger import BALANCE_STATES
 _logger = logging.getLogger(__name__)
 
 REFRESHED_AT = "loyalty_crm.analytics_refreshed_at"
+FULL_REFRESHED_AT = "loyalty_crm.analytics_full_refreshed_at"
 CHANNELS = [("pos", "Point of Sale"), ("sale", "Sales")]
 KINDS = [("member", "Members"), ("other", "Non-members"), ("any", "All customers")]
 
@@ -144,14 +147,19 @@ class LoyaltyAnalytics(models.AbstractModel):
 
     @api.model
     def _check_manager(self):
-        if not self.env.user.has_group("loyalty_crm.group_loyalty_manager"):
+        if not (
+            self.env.su or self.env.user.has_group("loyalty_crm.group_loyalty_manager")
+        ):
             raise AccessError(
                 _("Only Loyalty Managers can read the program's analytics.")
             )
 
     @api.model
     def _cron_refresh_facts(self):
-        self._refresh_facts()
+        """Hourly: the months that changed; once a day, every month (what the
+        hourly run cannot see: a member archived, a tier or a point value
+        changed, an order moved to another customer)."""
+        self.with_context(loyalty_facts_daily_full=True)._refresh_facts()
         return True
 
     @api.model
@@ -169,9 +177,23 @@ class LoyaltyAnalytics(models.AbstractModel):
         cr = self.env.cr
         params = self.env["ir.config_parameter"].sudo()
         last = params.get_param(REFRESHED_AT)
-        # the start of this transaction: what is written after it is seen by
-        # the next run
-        now = self.env.execute_query(SQL("SELECT now() AT TIME ZONE 'UTC'"))[0][0]
+        # the next run looks for what was written from the start of the oldest
+        # transaction still running now: those may commit after this one's
+        # snapshot, with a write date before it
+        now = self.env.execute_query(
+            SQL(
+                """
+                SELECT LEAST(now(), MIN(xact_start)) AT TIME ZONE 'UTC'
+                  FROM pg_stat_activity
+                 WHERE datname = current_database() AND xact_start IS NOT NULL
+                """
+            )
+        )[0][0]
+        if not full and self.env.context.get("loyalty_facts_daily_full"):
+            last_full = params.get_param(FULL_REFRESHED_AT)
+            full = not last_full or fields.Datetime.to_datetime(
+                last_full
+            ) < fields.Datetime.now() - timedelta(days=1)
         if full or not last:
             months = None
         else:
@@ -227,6 +249,8 @@ class LoyaltyAnalytics(models.AbstractModel):
         if months is None or months:
             self._refresh_active()
         params.set_param(REFRESHED_AT, fields.Datetime.to_string(now))
+        if months is None:
+            params.set_param(FULL_REFRESHED_AT, fields.Datetime.to_string(now))
         _logger.info(
             "Analytics facts refreshed (%s)",
             "every month" if months is None else f"{len(months)} months",
