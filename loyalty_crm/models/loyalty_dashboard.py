@@ -447,11 +447,17 @@ class LoyaltyDashboard(models.TransientModel):
                 raise UserError(_("Payback inputs are numbers."))
             limit = 100 if key == "margin" else MAX_MONEY
             if not 0 <= value <= limit:
+                labels = {
+                    "setup_cost": _("Set-up cost"),
+                    "monthly_cost": _("Monthly running cost"),
+                    "margin": _("Gross margin, %"),
+                }
+                shown = f"{limit:,}".replace(",", "\N{NO-BREAK SPACE}")
                 raise UserError(
                     _(
-                        "%(key)s must be between 0 and %(limit)s.",
-                        key=key,
-                        limit=limit,
+                        "%(input)s must be between 0 and %(limit)s.",
+                        input=labels[key],
+                        limit=shown,
                     )
                 )
             inputs[key] = float(value)
