@@ -68,8 +68,14 @@ registry.category("web_tour.tours").add("loyalty_crm_analytics_tour", {
             trigger: ".o_loyalty_kpi[data-kpi=members_total] .o_loyalty_kpi_value:contains(1)",
         },
         {
-            content: "Money in the Russian format (1\u00a0500,00)",
-            trigger: ".o_loyalty_kpi[data-kpi=avg_check_member] .o_loyalty_kpi_value:contains(1\u00a0500,00)",
+            content: "Money in the Russian format: 1 500,00",
+            trigger: ".o_loyalty_kpi[data-kpi=avg_check_member] .o_loyalty_kpi_value:contains(500,00)",
+            run() {
+                const text = this.anchor.textContent;
+                if (!/1\s500,00/.test(text)) {
+                    throw new Error(`not in the Russian format: ${text}`);
+                }
+            },
         },
         chartDrawn("members"),
         chartDrawn("avg_check"),
