@@ -2,9 +2,9 @@ from datetime import timedelta
 
 from psycopg2 import IntegrityError
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import SQL, mute_logger
 
 from . import common
@@ -758,3 +758,98 @@ class TestAnalyticsUi(HttpCase):
 
     def test_analytics_tour(self):
         self.start_tour("/odoo", "loyalty_crm_analytics_tour", login="lc_tour_analyst")
+
+
+@tagged("post_install", "-at_install")
+class TestRefreshAcrossTransactions(TransactionCase):
+    """An order written by a transaction still open while the facts job runs
+    is counted by the job's next run (its write date is before the run)."""
+
+    def test_order_committed_after_a_refresh_is_counted(self):
+        registry = self.registry
+        month = fields.Date.subtract(
+            fields.Date.context_today(self.env["res.partner"]).replace(day=1),
+            months=5,
+        )
+        created = {}
+
+        def facts_of_month(env):
+            env.cr.execute(
+                "SELECT COALESCE(SUM(purchases), 0) FROM loyalty_kpi_purchase"
+                " WHERE month = %s",
+                [month],
+            )
+            return env.cr.fetchone()[0]
+
+        def refresh(full=False):
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["loyalty.analytics"]._refresh_facts(full=full)
+                cr.commit()
+
+        try:
+            refresh(full=True)
+            with registry.cursor() as cr_a:
+                env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+                partner = env_a["res.partner"].create({"name": "Поздний покупатель"})
+                product = env_a["product.product"].create(
+                    {"name": "Услуга", "type": "service", "list_price": 100}
+                )
+                order = env_a["sale.order"].create(
+                    {
+                        "partner_id": partner.id,
+                        "order_line": [(0, 0, {"product_id": product.id})],
+                    }
+                )
+                order.action_confirm()
+                order.date_order = fields.Datetime.to_datetime(month) + timedelta(
+                    days=3
+                )
+                env_a.flush_all()
+                created.update(order=order.id, partner=partner.id, product=product.id)
+                # the job runs while this transaction is still open
+                refresh()
+                cr_a.commit()
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                self.assertEqual(facts_of_month(env), 0)
+            refresh()
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                self.assertEqual(facts_of_month(env), 1)
+        finally:
+            with registry.cursor() as cr:
+                if created:
+                    cr.execute(
+                        "DELETE FROM sale_order_line WHERE order_id = %s",
+                        [created["order"]],
+                    )
+                    cr.execute(
+                        "DELETE FROM sale_order WHERE id = %s", [created["order"]]
+                    )
+                    cr.execute(
+                        "DELETE FROM res_partner WHERE id = %s", [created["partner"]]
+                    )
+                    cr.execute(
+                        "SELECT product_tmpl_id FROM product_product WHERE id = %s",
+                        [created["product"]],
+                    )
+                    template = cr.fetchone()[0]
+                    cr.execute(
+                        "DELETE FROM product_product WHERE id = %s",
+                        [created["product"]],
+                    )
+                    cr.execute("DELETE FROM product_template WHERE id = %s", [template])
+                for table in (
+                    "loyalty_kpi_purchase",
+                    "loyalty_kpi_points",
+                    "loyalty_kpi_member",
+                    "loyalty_kpi_customer",
+                    "loyalty_kpi_active",
+                ):
+                    cr.execute(f"DELETE FROM {table}")  # noqa: S608
+                cr.execute(
+                    "DELETE FROM ir_config_parameter"
+                    " WHERE key LIKE 'loyalty_crm.analytics%%'"
+                )
+                cr.commit()
