@@ -53,7 +53,6 @@ class LoyaltyPurchaseReport(models.Model):
     team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
     customer_type = fields.Selection(
         CUSTOMER_TYPES,
-        string="Customer Type",
         readonly=True,
         help="Members: the customer had a bonus card on the day of the purchase.",
     )

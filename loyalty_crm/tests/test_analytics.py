@@ -785,7 +785,7 @@ class TestRefreshAcrossTransactions(TransactionCase):
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 env["loyalty.analytics"]._refresh_facts(full=full)
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
 
         try:
             refresh(full=True)
@@ -809,7 +809,7 @@ class TestRefreshAcrossTransactions(TransactionCase):
                 created.update(order=order.id, partner=partner.id, product=product.id)
                 # the job runs while this transaction is still open
                 refresh()
-                cr_a.commit()
+                cr_a.commit()  # pylint: disable=invalid-commit
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 self.assertEqual(facts_of_month(env), 0)
@@ -852,4 +852,4 @@ class TestRefreshAcrossTransactions(TransactionCase):
                     "DELETE FROM ir_config_parameter"
                     " WHERE key LIKE 'loyalty_crm.analytics%%'"
                 )
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
