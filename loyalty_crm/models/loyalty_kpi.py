@@ -175,6 +175,8 @@ class LoyaltyAnalytics(models.AbstractModel):
         ``full``). Returns the months recomputed (first days)."""
         self.env.flush_all()
         cr = self.env.cr
+        # sorts and hashes of a batch job over the whole history: in memory
+        cr.execute("SET LOCAL work_mem = '64MB'")
         params = self.env["ir.config_parameter"].sudo()
         last = params.get_param(REFRESHED_AT)
         # the next run looks for what was written from the start of the oldest
@@ -363,22 +365,32 @@ class LoyaltyAnalytics(models.AbstractModel):
         """Customers per (month, previous month with a purchase), per kind."""
         cr = self.env.cr
         cr.execute("DELETE FROM loyalty_kpi_active")
+        # one sort of the customer-months: the previous month of each kind
+        # is the latest month of that kind before this one
         cr.execute(
             """
             INSERT INTO loyalty_kpi_active
                    (company_id, kind, month, prev_month, customers)
-            SELECT company_id, kind, month, prev_month, COUNT(*)
+            SELECT t.company_id, v.kind, t.month, v.prev, COUNT(*)
               FROM (
-                SELECT k.company_id, kind.name AS kind, k.month,
-                       LAG(k.month) OVER (
-                           PARTITION BY kind.name, k.company_id, k.partner_id
-                           ORDER BY k.month) AS prev_month
-                  FROM loyalty_kpi_customer k
-                  JOIN (VALUES ('member'), ('other'), ('any')) kind (name)
-                    ON (kind.name = 'member' AND k.member_purchases > 0)
-                    OR (kind.name = 'other' AND k.other_purchases > 0)
-                    OR kind.name = 'any'
+                SELECT company_id, month,
+                       member_purchases > 0 AS is_member,
+                       other_purchases > 0 AS is_other,
+                       MAX(month) FILTER (WHERE member_purchases > 0) OVER w
+                           AS prev_member,
+                       MAX(month) FILTER (WHERE other_purchases > 0) OVER w
+                           AS prev_other,
+                       MAX(month) OVER w AS prev_any
+                  FROM loyalty_kpi_customer
+                WINDOW w AS (PARTITION BY company_id, partner_id ORDER BY month
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
               ) t
+        CROSS JOIN LATERAL (
+                VALUES ('member', t.is_member, t.prev_member),
+                       ('other', t.is_other, t.prev_other),
+                       ('any', TRUE, t.prev_any)
+              ) v (kind, present, prev)
+             WHERE v.present
           GROUP BY 1, 2, 3, 4
             """
         )
