@@ -119,13 +119,23 @@ class LoyaltyKpiCustomer(models.Model):
     _log_access = False
     _order = "month"
 
+    # plain ids, not foreign keys: a full refresh writes one row per customer
+    # and month, and a foreign key would check (and lock) the partner of each
     month = fields.Date(required=True, readonly=True, index=True)
-    company_id = fields.Many2one("res.company", readonly=True, ondelete="cascade")
-    partner_id = fields.Many2one(
-        "res.partner", readonly=True, index=True, ondelete="cascade"
-    )
+    company_id = fields.Integer(string="Company", readonly=True)
+    partner_id = fields.Integer(string="Customer", readonly=True, index=True)
     member_purchases = fields.Integer(readonly=True)
     other_purchases = fields.Integer(readonly=True)
+
+    def init(self):
+        # databases from before these were plain ids
+        for column in ("company_id", "partner_id"):
+            self.env.cr.execute(
+                SQL(
+                    "ALTER TABLE loyalty_kpi_customer DROP CONSTRAINT IF EXISTS %s",
+                    SQL.identifier(f"loyalty_kpi_customer_{column}_fkey"),
+                )
+            )
 
 
 class LoyaltyKpiActive(models.Model):
