@@ -18,7 +18,6 @@ from . import res_partner_marketing
 from . import loyalty_segment
 from . import loyalty_campaign
 from . import mailing_mailing
-from . import loyalty_acquisition_report
 from . import loyalty_coalition_partner
 from . import loyalty_api_request
 from . import loyalty_api
@@ -26,7 +25,10 @@ from . import pos_config
 from . import pos_order
 from . import product_product
 from . import pos_session
+from . import loyalty_purchase
+from . import loyalty_acquisition_report
 from . import loyalty_report
+from . import loyalty_kpi
 from . import loyalty_dashboard
 from . import loyalty_demo
 from . import loyalty_import_batch

@@ -18,7 +18,6 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from .loyalty_card import USABLE_STATES
-from .res_partner_marketing import PURCHASES_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -225,8 +224,7 @@ class LoyaltyCampaign(models.Model):
                 traces[row[0]] = row[1:]
             for campaign_id, state, members, revenue in self.env.execute_query(
                 SQL(
-                    f"""
-                    WITH purchases AS ({PURCHASES_SQL})
+                    """
                     SELECT o.campaign_id, o.state,
                            COUNT(DISTINCT o.partner_id) FILTER (WHERE x.n > 0),
                            COALESCE(SUM(x.revenue), 0)
@@ -234,7 +232,7 @@ class LoyaltyCampaign(models.Model):
                       JOIN loyalty_campaign c ON c.id = o.campaign_id
                 CROSS JOIN LATERAL (
                            SELECT COUNT(*) AS n, SUM(pu.amount) AS revenue
-                             FROM purchases pu
+                             FROM loyalty_purchase pu
                             WHERE pu.partner_id = o.partner_id
                               AND pu.date >= o.date
                               AND pu.date < o.date
@@ -242,7 +240,7 @@ class LoyaltyCampaign(models.Model):
                            ) x
                      WHERE o.campaign_id IN %s AND o.state IN ('sent', 'control')
                   GROUP BY o.campaign_id, o.state
-                    """,  # noqa: S608 (constant SQL fragment)
+                    """,
                     ids,
                 )
             ):
@@ -690,14 +688,15 @@ class LoyaltyCampaign(models.Model):
                 fields.Date.subtract(since.date(), days=days),
             )
             return SQL(
-                f"""
+                """
                 SELECT DISTINCT pu.partner_id,
                        'purchase/' || pu.date::date AS occurrence_key
-                  FROM ({PURCHASES_SQL}) pu
-                 WHERE pu.date::date BETWEEN %s AND %s AND pu.company_id = %s
-                """,  # noqa: S608 (constant SQL fragment)
+                  FROM loyalty_purchase pu
+                 WHERE pu.date >= %s AND pu.date < %s AND pu.partner_id IS NOT NULL
+                   AND pu.company_id = %s
+                """,
                 start,
-                until,
+                fields.Date.add(until, days=1),
                 self.company_id.id,
             )
         if trigger == "card_replaced":
