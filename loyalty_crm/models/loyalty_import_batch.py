@@ -1011,37 +1011,31 @@ class LoyaltyImportBatch(models.Model):
             self._post_openings(to_post)
 
     def _post_openings(self, plans):
-        """The chunk's opening balances: one ledger entry per card, in one insert.
-
-        What :meth:`loyalty.ledger._post` does for one entry, for a chunk (as
-        the ledger's nightly jobs do): the cards are locked (in id order), the
-        entries appended (positive, on bonus cards of the batch's program, so
-        no balance can go below zero), then every card's balance is set to the
-        sum of its ledger.
-        """
+        """The chunk's opening balances: one ledger entry per card, through the
+        ledger's bulk path (:meth:`loyalty.ledger._post_bulk`, as the nightly jobs
+        do): the cards are locked in id order, an opening already posted (same
+        key) is skipped, balances synced, debts paid back. Entries are built by
+        :meth:`loyalty.ledger._entry_vals`, the rules of every posting; an opening
+        without its own expiry date follows the program's policy."""
         Ledger = self.env["loyalty.ledger"]
-        program = self.program_id
-        cards = self.env["loyalty.card"].browse(sorted({p["card_id"] for p in plans}))
-        Ledger._lock_cards(cards)
-        default_expiry = program._loyalty_expiry_date() or False
+        Card = self.env["loyalty.card"]
+        default_expiry = self.program_id._loyalty_expiry_date() or False
         reason = _("Opening balance, import %(file)s", file=self.name)
-        vals_list = [
-            {
-                "card_id": plan["card_id"],
-                "entry_type": "opening",
-                "points": round(plan["points"], 2),
-                "state": "available",
-                "expiry_date": plan["expiry_date"] or default_expiry,
-                "reason": reason,
-                "res_model": self._name,
-                "res_id": self.id,
-                "idempotency_key": f"loyalty.import.batch/{self.id}/{plan['card_id']}",
-                "user_id": self.env.user.id,
-            }
-            for plan in plans
-        ]
-        Ledger.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
-        cards._loyalty_sync_points()
+        Ledger._post_bulk(
+            [
+                Ledger._entry_vals(
+                    Card.browse(plan["card_id"]),
+                    plan["points"],
+                    "opening",
+                    state="available",
+                    expiry_date=plan["expiry_date"] or default_expiry,
+                    reason=reason,
+                    source=self,
+                    idempotency_key=f"loyalty.import.batch/{self.id}/{plan['card_id']}",
+                )
+                for plan in sorted(plans, key=lambda plan: plan["card_id"])
+            ]
+        )
 
     # ------------------------------------------------------------ rollback
     def _rollback(self):
