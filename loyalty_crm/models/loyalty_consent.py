@@ -70,6 +70,30 @@ class LoyaltyConsent(models.Model):
         return super().create(vals_list)
 
     @api.model
+    def _record_imported(self, vals_list):
+        """Consents brought over from a previous system (import): the only case
+        where the date is the one given (never in the future); the source is
+        always ``import`` and the user the one who imports."""
+        now = fields.Datetime.now()
+        clean = []
+        for vals in vals_list:
+            date = fields.Datetime.to_datetime(vals.get("date")) or now
+            clean.append(
+                {
+                    "partner_id": vals["partner_id"],
+                    "consent": vals["consent"],
+                    "channel": vals.get("channel") or "all",
+                    "purpose": vals.get("purpose") or "marketing",
+                    "note": vals.get("note") or False,
+                    "company_id": vals.get("company_id") or self.env.company.id,
+                    "date": min(date, now),
+                    "source": "import",
+                    "user_id": self.env.user.id,
+                }
+            )
+        return self.sudo().with_context(_loyalty_consent_record=True).create(clean)
+
+    @api.model
     def _record(
         self,
         partner,

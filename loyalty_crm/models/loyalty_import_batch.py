@@ -990,7 +990,7 @@ class LoyaltyImportBatch(models.Model):
             for plan in to_consent
         ]
         if consents:
-            self.env["loyalty.consent"].sudo().create(consents)
+            self.env["loyalty.consent"]._record_imported(consents)
         history = []
         for plan in to_tier:
             partner, tier = plan["partner"], plan["tier"]

@@ -293,18 +293,10 @@ class ResPartner(models.Model):
             tracking_disable=True, mail_notrack=True, loyalty_erasure=True
         ).write(dict(erase, name=pseudonym, loyalty_erased=True, active=False))
         self._loyalty_scrub(partners, cards, identifiers, digits, pseudonym)
-        self.env["loyalty.consent"].sudo().create(
-            [
-                {
-                    "partner_id": self.id,
-                    "purpose": purpose,
-                    "consent": "opt_out",
-                    "channel": "all",
-                    "source": "erasure",
-                }
-                for purpose in ("marketing", "personal_data")
-            ]
-        )
+        for purpose in ("marketing", "personal_data"):
+            self.env["loyalty.consent"]._record(
+                self, "opt_out", "erasure", purpose=purpose
+            )
         self.sudo().message_post(
             body=_("Personal data erased on request."),
             author_id=self.env.user.partner_id.id,
@@ -418,19 +410,14 @@ class ResPartner(models.Model):
                 return self.browse()
             source = "unsubscribe"
         members = self.sudo().search(domain + [("loyalty_is_member", "=", True)])
-        self.env["loyalty.consent"].sudo().create(
-            [
-                {
-                    "partner_id": member.id,
-                    "purpose": "marketing",
-                    "consent": "opt_out",
-                    "channel": channel,
-                    "source": source,
-                    "company_id": (member.company_id or self.env.company).id,
-                }
-                for member in members
-            ]
-        )
+        for member in members:
+            self.env["loyalty.consent"]._record(
+                member,
+                "opt_out",
+                source,
+                channel=channel,
+                company=member.company_id or self.env.company,
+            )
         return members
 
     @api.model

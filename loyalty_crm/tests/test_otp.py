@@ -204,7 +204,8 @@ class TestOtpApi(ApiCase):
         otp, code = self._otp()
         self.assertEqual(otp["phone"], "+7 ••• •••-45-67")
         self.assertEqual(otp["attempts_left"], 3)
-        self.assertEqual(otp["resend_after_seconds"], 60)
+        # a second may pass between sending and answering on a loaded machine
+        self.assertIn(otp["resend_after_seconds"], (59, 60))
         self.assertTrue(otp["expires_at"].endswith("Z"))
         before = self.counts()
         wrong = f"{(int(code) + 1) % 10**6:06d}"

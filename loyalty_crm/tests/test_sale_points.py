@@ -211,9 +211,9 @@ class TestSalePoints(SaleCase):
             .with_user(manager)
             .with_context(**action["context"])
         )
-        wizard.new_balance = 520
-        wizard.description = "Компенсация за задержку"
-        wizard.save().action_update_card_point()
+        wizard.change = "+20"
+        wizard.reason = "Компенсация за задержку"
+        wizard.save().action_confirm()
         self.assertEqual(self.card.points, 520)
 
 

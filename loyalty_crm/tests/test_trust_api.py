@@ -46,7 +46,7 @@ class TestTrustApi(ApiCase):
         config, _session = open_shop(self.env, "Till T", cashier)
         uuid = str(uuid_lib.uuid4())
         answer = config.with_user(cashier).loyalty_crm_reserve(
-            uuid, self.member.id, 30, 1000
+            uuid, self.member.id, 30, 1000, {"card": self.card.code}
         )
         self.assertTrue(answer["ok"], answer)
         reservation = self.Ledger.search([("pos_order_uuid", "=", uuid)])

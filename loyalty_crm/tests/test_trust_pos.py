@@ -230,7 +230,9 @@ class TestTrustPos(PosLoyaltyCase):
         till_b = config_b.with_user(other_cashier)
         answer = till_b.loyalty_crm_release(uuid)
         self.assertEqual((answer["ok"], answer["code"]), (False, "forbidden"))
-        answer = till_b.loyalty_crm_reserve(uuid, self.member.id, 10, 1000)
+        answer = till_b.loyalty_crm_reserve(
+            uuid, self.member.id, 10, 1000, {"card": self.card.code}
+        )
         self.assertEqual((answer["ok"], answer["code"]), (False, "forbidden"))
         self.assertEqual(self._entries(uuid).mapped("state"), ["reserved"])
         # the order synced by another till does not take this till's reservation
