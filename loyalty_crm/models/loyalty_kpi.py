@@ -256,9 +256,9 @@ class LoyaltyAnalytics(models.AbstractModel):
             )
             self.env["res.partner"].invalidate_model(["loyalty_member_since"])
         if months is None or months:
+            # a new member writes a card: the month they joined is among these
             self._refresh_months(months)
-        self._refresh_members()
-        if months is None or months:
+            self._refresh_members()
             self._refresh_active()
         params.set_param(REFRESHED_AT, fields.Datetime.to_string(now))
         if months is None:
