@@ -448,7 +448,6 @@ def run(registry, env_factory, conf, db, clients=8, requests=400, workers=2):
                         scale_db,
                         [a, b],
                         key,
-                        cards,
                         one,
                         distinct,
                         clients,
@@ -666,10 +665,13 @@ class _Scenario:
             self.pg.psql(
                 self.pg.primary_port,
                 self.db,
-                f"INSERT INTO ir_cron_trigger (cron_id, call_at) VALUES {values};"
-                f" NOTIFY cron_trigger, '{self.db}'",
+                f"INSERT INTO ir_cron_trigger (cron_id, call_at) VALUES {values}",
             )
-            time.sleep(8)  # every triggered job done before the next trigger
+            # wake the cron workers as Odoo does (they listen on "postgres")
+            self.pg.psql(
+                self.pg.primary_port, "postgres", f"NOTIFY cron_trigger, '{self.db}'"
+            )
+            time.sleep(10)  # every triggered job done before the next trigger
         return names
 
 
