@@ -2,7 +2,7 @@
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint i18n bench scale clean-cache
+.PHONY: help setup run test lint i18n bench scale screens clean-cache
 
 help: ## Show this help
 	@echo "Targets:"
@@ -28,6 +28,9 @@ bench: ## Benchmarks at scale in a throwaway database (BENCH_MEMBERS=10000, BENC
 
 scale: ## Replica + two odoo-bin servers on one primary, started and removed by the run (bench section scale)
 	@BENCH_SECTIONS=scale $(ROOT)/scripts/bench.sh
+
+screens: ## Screenshots of each user's screens from a fresh demo database into docs/screens.md
+	@$(ROOT)/scripts/screens.sh
 
 clean-cache: ## Delete ~/.cache/loyalty_crm (Odoo source, venv, files) and the demo database
 	@$(ROOT)/scripts/clean-cache.sh

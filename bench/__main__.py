@@ -14,10 +14,20 @@ import sys
 import time
 import traceback
 
-from . import api_bench, api_floor, crons, datagen, kpi, lookup, pos, scale
+from . import (
+    api_bench,
+    api_floor,
+    crons,
+    datagen,
+    import_bench,
+    kpi,
+    lookup,
+    pos,
+    scale,
+)
 from .odoo_env import environment, load_registry
 
-SECTIONS = ["lookup", "crons", "pos", "api", "floor", "soak", "kpi", "scale"]
+SECTIONS = ["lookup", "crons", "pos", "api", "floor", "soak", "kpi", "scale", "import"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -60,6 +70,7 @@ def main():
     parser.add_argument("--soak", type=int, default=20000)
     parser.add_argument("--api-clients", type=int, default=8)
     parser.add_argument("--api-requests", type=int, default=400)
+    parser.add_argument("--import-rows", type=int, default=100000)
     args = parser.parse_args()
     registry = load_registry(args.conf, args.db)
     result = {
@@ -146,6 +157,7 @@ def main():
             clients=args.api_clients,
             requests=args.api_requests,
         ),
+        "import": lambda: import_bench.run(args.conf, args.db, ROOT, args.import_rows),
     }
     for name in SECTIONS:
         if name not in wanted:

@@ -5,7 +5,10 @@
 # Settings (environment):
 #   BENCH_MEMBERS=10000   members (10 ledger entries and 2 POS orders each)
 #   BENCH_SCALE=full      100k members / 1M ledger entries / 200k orders
-#   BENCH_SECTIONS        comma-separated: lookup,crons,pos,api,floor,soak,kpi,scale (default all)
+#   BENCH_SCALE=million   1M members / 10M ledger entries / 2M orders (same as
+#                         BENCH_MEMBERS=1000000)
+#   BENCH_SECTIONS        comma-separated: lookup,crons,pos,api,floor,soak,kpi,scale,import
+#                         (default all)
 #   BENCH_RUNS=3          runs per measurement (the median is reported)
 #   BENCH_POS_ORDERS=1000 orders per POS sync run
 #   BENCH_API_REQUESTS=400 requests per API case and run (8 clients)
@@ -20,6 +23,7 @@ set -euo pipefail
 
 MEMBERS="${BENCH_MEMBERS:-10000}"
 [ "${BENCH_SCALE:-}" = full ] && MEMBERS=100000
+[ "${BENCH_SCALE:-}" = million ] && MEMBERS=1000000
 DB="${BENCH_DB:-loyalty_crm_bench_${MEMBERS}_$$}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/loyalty_crm_bench.XXXXXX")"
 CONF="$WORK/odoo.conf"
@@ -60,9 +64,10 @@ export ODOO_DIR
 PYTHONPATH="$ODOO_DIR${PYTHONPATH:+:$PYTHONPATH}" nice -n "${BENCH_NICE:-10}" \
     "$VENV/bin/python" -m bench --conf "$CONF" --db "$DB" --members "$MEMBERS" \
     "${generate[@]}" \
-    --sections "${BENCH_SECTIONS:-lookup,crons,pos,api,floor,soak,kpi,scale}" \
+    --sections "${BENCH_SECTIONS:-lookup,crons,pos,api,floor,soak,kpi,scale,import}" \
     --runs "${BENCH_RUNS:-3}" \
     --pos-orders "${BENCH_POS_ORDERS:-1000}" \
     --soak "${BENCH_SOAK:-20000}" \
     --api-requests "${BENCH_API_REQUESTS:-400}" \
+    --import-rows "${BENCH_IMPORT_ROWS:-100000}" \
     ${BENCH_OUT:+--out "$BENCH_OUT"}

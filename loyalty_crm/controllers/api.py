@@ -122,6 +122,7 @@ class LoyaltyApiController(http.Controller):
     reverse = api_route("reverse")
     adjust = api_route("adjust")
     replace_card = api_route("replace_card")
+    request_otp = api_route("request_otp")
 
     @http.route(f"{BASE_PATH}/<path:unknown>", readonly=True, **ROUTE)
     def unknown(self, unknown, **_kw):

@@ -4,9 +4,12 @@ Every read goes through ``sudo()`` filtered explicitly on the logged-in user's
 own partner: a portal user sees nothing of anyone else.
 """
 
+import math
+
 from odoo import _, fields, http
 from odoo.exceptions import UserError
 from odoo.http import request
+from odoo.tools.misc import formatLang
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
@@ -39,6 +42,14 @@ class LoyaltyCustomerPortal(CustomerPortal):
 
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
+        if values.get("cards_per_programs"):
+            # one balance on the portal home: ours ("My loyalty"), never the
+            # bonus program again in Odoo's own loyalty cards block
+            values["cards_per_programs"] = {
+                program: cards
+                for program, cards in values["cards_per_programs"].items()
+                if not program.is_bonus_program
+            }
         if "loyalty_points" in counters:
             partner, _cards = self._loyalty_member()
             values["loyalty_points"] = partner.loyalty_points or 0
@@ -109,9 +120,32 @@ class LoyaltyCustomerPortal(CustomerPortal):
                 "usable": current.loyalty_state in USABLE_STATES,
                 "error": request.params.get("error"),
                 "saved": request.params.get("saved"),
+                "format_points": self._loyalty_format_points,
+                "format_number": self._loyalty_format_number,
             }
         )
         return values
+
+    @staticmethod
+    def _loyalty_format_number(value):
+        """1.5 -> "1,5", 30.0 -> "30" in the member's language."""
+        text = formatLang(request.env, value or 0.0, digits=2)
+        lang = request.env["res.lang"]._get_data(code=request.env.lang or "en_US")
+        point = lang.decimal_point or "."
+        if point in text:
+            text = text.rstrip("0").rstrip(point)
+        return text
+
+    @staticmethod
+    def _loyalty_format_points(value, signed=False):
+        """Whole points in the member's language ("4 372"; the fraction cut, as
+        at the till), with their sign when ``signed``."""
+        value = value or 0.0
+        whole = int(math.copysign(math.floor(abs(value) + 1e-6), value))
+        text = formatLang(request.env, abs(whole), digits=0)
+        if signed:
+            return ("+" if whole >= 0 else "\u2212") + text
+        return text if whole >= 0 else "\u2212" + text
 
     # the pages only read: served by the replica when one is configured
     @http.route(
@@ -181,15 +215,11 @@ class LoyaltyCustomerPortal(CustomerPortal):
                 if "consent_submitted" in post and (
                     consent != partner.loyalty_marketing_consent
                 ):
-                    request.env["loyalty.consent"].sudo().create(
-                        {
-                            "partner_id": partner.id,
-                            "consent": "opt_in" if consent else "opt_out",
-                            "source": "portal",
-                            "company_id": partner.loyalty_card_id.company_id.id
-                            or request.env.company.id,
-                            "note": _("Changed by the member in the portal"),
-                        }
+                    request.env["loyalty.consent"]._record(
+                        partner,
+                        consent,
+                        "portal",
+                        note=_("Changed by the member in the portal"),
                     )
         except UserError:
             return request.redirect("/my/loyalty?error=1")

@@ -1,8 +1,6 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from .res_partner_marketing import PURCHASES_SQL
-
 
 class LoyaltyAcquisitionReport(models.Model):
     """New members per acquisition channel: their first 90 days and retention."""
@@ -33,18 +31,11 @@ class LoyaltyAcquisitionReport(models.Model):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
-                f"""
+                """
                 CREATE OR REPLACE VIEW %s AS (
-                WITH purchases AS ({PURCHASES_SQL}),
-                enrolled AS (
-                    SELECT c.partner_id,
-                           date_trunc('second', MIN(c.create_date)) AS enrol_date
-                      FROM loyalty_card c
-                     WHERE c.is_bonus_card AND c.partner_id IS NOT NULL
-                  GROUP BY c.partner_id
-                )
                 SELECT p.id AS id, p.id AS partner_id, p.company_id,
-                       e.enrol_date, p.loyalty_source_id AS source_id,
+                       date_trunc('second', p.loyalty_member_since) AS enrol_date,
+                       p.loyalty_source_id AS source_id,
                        p.loyalty_medium_id AS medium_id,
                        p.loyalty_campaign_id AS campaign_id,
                        1 AS member_count,
@@ -53,23 +44,23 @@ class LoyaltyAcquisitionReport(models.Model):
                        CASE WHEN r.partner_id IS NULL THEN 0 ELSE 1 END
                            AS retained_count
                   FROM res_partner p
-                  JOIN enrolled e ON e.partner_id = p.id
              LEFT JOIN LATERAL (
                        SELECT SUM(pu.amount) AS spend, COUNT(*) AS n
-                         FROM purchases pu
-                        WHERE pu.partner_id = p.id AND pu.date >= e.enrol_date
-                          AND pu.date < e.enrol_date + interval '90 days'
+                         FROM loyalty_purchase pu
+                        WHERE pu.partner_id = p.id AND pu.is_member
+                          AND pu.date < p.loyalty_member_since + interval '90 days'
                        ) f ON TRUE
              LEFT JOIN LATERAL (
                        SELECT pu.partner_id
-                         FROM purchases pu
+                         FROM loyalty_purchase pu
                         WHERE pu.partner_id = p.id
-                          AND pu.date >= e.enrol_date + interval '90 days'
+                          AND pu.date >= p.loyalty_member_since + interval '90 days'
                         LIMIT 1
                        ) r ON TRUE
-                 WHERE p.loyalty_is_member
+                 WHERE p.loyalty_is_member AND p.active
+                   AND p.loyalty_member_since IS NOT NULL
                 )
-                """,  # noqa: S608 (constant SQL fragment)
+                """,
                 SQL.identifier(self._table),
             )
         )

@@ -74,6 +74,13 @@ STATUS_BY_CODE = {
     "card_blocked": 422,
     "insufficient_points": 422,
     "redemption_cap_exceeded": 422,
+    # redemptions by phone confirmed by an SMS code (extension v1.2)
+    "otp_required": 422,
+    "otp_invalid": 422,
+    "otp_expired": 422,
+    "otp_blocked": 422,
+    "otp_used": 422,
+    "otp_rate_limited": 429,
 }
 
 GENDERS = ("male", "female", "other")
@@ -916,12 +923,21 @@ class LoyaltyApi(models.AbstractModel):
             order_amount=get_number(body, "order_amount", required=True),
             idempotency_key=get_idempotency_key(body),
             reference=get_string(body, "reference", max_length=256),
+            otp_id=get_number(body, "otp_id", decimals=0),
+            otp_code=get_string(body, "otp_code", max_length=16),
         )
         return params
 
     @api.private
     def redeem(self, params):
         card = self._find_card(params)
+        if not params.get("card"):  # found by phone: the SMS code, if asked for
+            self.env["loyalty.ledger"]._check_card_usable(card)
+            self.env["loyalty.otp"]._loyalty_check_spend(
+                card,
+                {"otp_id": int(params["otp_id"] or 0), "code": params["otp_code"]},
+                self._ledger_key(params["idempotency_key"]),
+            )
         entry = self._ledger()._redeem(
             card,
             params["points"],
@@ -1030,6 +1046,31 @@ class LoyaltyApi(models.AbstractModel):
         )
         return 201, {"member": self.member_object(card.partner_id, new)}
 
+    # ------------------------------------------------------------ SMS codes
+    def _validate_request_otp(self, args, query, body):
+        return {"phone": get_string(body, "phone", required=True, max_length=64)}
+
+    def request_otp(self, params):
+        """Step 1 of a redemption by phone: send the member the SMS code."""
+        self._check_period()
+        card = self._find_card(params)
+        if not card.program_id.spend_otp:
+            raise ApiError(
+                "validation_error",
+                _("Redemptions by phone need no code in this program."),
+            )
+        self.env["loyalty.ledger"]._check_card_usable(card)
+        public = self.env["loyalty.otp"]._loyalty_request(card, "api")._loyalty_public()
+        return 201, {
+            "otp": {
+                "id": public["otp_id"],
+                "phone": public["phone"],
+                "expires_at": utc_timestamp(public["expires_at"]),
+                "resend_after_seconds": public["resend_in"],
+                "attempts_left": public["attempts_left"],
+            }
+        }
+
 
 # ---------------------------------------------------------------- route table
 _COMMON = (400, 401, 403)
@@ -1090,6 +1131,15 @@ OPERATIONS = {
         "summary": "Correct a balance (Loyalty Manager keys only)",
         "request": "Adjustment",
         "response": "TransactionResponse",
+    },
+    "request_otp": {
+        "method": "POST",
+        "path": "/redemptions/otp",
+        "validate": LoyaltyApi._validate_request_otp,
+        "statuses": (201, *_COMMON, 404, 422, 429),
+        "summary": "Send the SMS code that confirms a redemption by phone (v1.2)",
+        "request": "OtpRequest",
+        "response": "OtpResponse",
     },
     "replace_card": {
         "method": "POST",

@@ -18,7 +18,6 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from .loyalty_card import USABLE_STATES
-from .res_partner_marketing import PURCHASES_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -46,6 +45,7 @@ class LoyaltyCampaign(models.Model):
     _name = "loyalty.campaign"
     _description = "Loyalty Campaign"
     _order = "id desc"
+    _check_company_auto = True
 
     name = fields.Char(required=True, translate=True)
     active = fields.Boolean(default=True)
@@ -96,6 +96,7 @@ class LoyaltyCampaign(models.Model):
     segment_id = fields.Many2one(
         "loyalty.segment",
         string="Audience",
+        check_company=True,
         help="Members the campaign may reach (all members when empty).",
     )
     mail_template_id = fields.Many2one(
@@ -116,6 +117,7 @@ class LoyaltyCampaign(models.Model):
     coupon_program_id = fields.Many2one(
         "loyalty.program",
         string="Coupon Program",
+        check_company=True,
         domain=[("program_type", "=", "coupons")],
     )
     control_percent = fields.Float(
@@ -161,6 +163,13 @@ class LoyaltyCampaign(models.Model):
     )
     control_conversion_rate = fields.Float(
         string="Control Conversion (%)", compute="_compute_results", digits=(16, 1)
+    )
+    conversion_uplift = fields.Float(
+        string="Uplift",
+        compute="_compute_conversion_uplift",
+        digits=(16, 1),
+        help="Conversion of the members who received the message minus the "
+        "conversion of the control group, in percentage points.",
     )
 
     _sql_constraints = [
@@ -215,8 +224,7 @@ class LoyaltyCampaign(models.Model):
                 traces[row[0]] = row[1:]
             for campaign_id, state, members, revenue in self.env.execute_query(
                 SQL(
-                    f"""
-                    WITH purchases AS ({PURCHASES_SQL})
+                    """
                     SELECT o.campaign_id, o.state,
                            COUNT(DISTINCT o.partner_id) FILTER (WHERE x.n > 0),
                            COALESCE(SUM(x.revenue), 0)
@@ -224,7 +232,7 @@ class LoyaltyCampaign(models.Model):
                       JOIN loyalty_campaign c ON c.id = o.campaign_id
                 CROSS JOIN LATERAL (
                            SELECT COUNT(*) AS n, SUM(pu.amount) AS revenue
-                             FROM purchases pu
+                             FROM loyalty_purchase pu
                             WHERE pu.partner_id = o.partner_id
                               AND pu.date >= o.date
                               AND pu.date < o.date
@@ -232,7 +240,7 @@ class LoyaltyCampaign(models.Model):
                            ) x
                      WHERE o.campaign_id IN %s AND o.state IN ('sent', 'control')
                   GROUP BY o.campaign_id, o.state
-                    """,  # noqa: S608 (constant SQL fragment)
+                    """,
                     ids,
                 )
             ):
@@ -350,9 +358,88 @@ class LoyaltyCampaign(models.Model):
             cron.sudo()._trigger()
         return True
 
+    def action_launch_confirm(self):
+        """The Launch button: first say whom the campaign will reach (and why
+        not the rest), then launch on confirmation."""
+        self.ensure_one()
+        self._check_template()
+        if self.state not in ("draft", "stopped"):
+            raise UserError(_("Campaign %(name)s is already launched.", name=self.name))
+        wizard = self.env["loyalty.campaign.launch.wizard"].create(
+            {"campaign_id": self.id}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Launch %(name)s?", name=self.name),
+            "res_model": "loyalty.campaign.launch.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
+    def _launch_estimate(self):
+        """Whom a launch now would reach: ``{"audience": members of the
+        segment, "reach": who would get the message, "control": held out,
+        "skipped": {reason: count}}``. The same rules as the sending engine
+        (``_skip_reason_sql``, the frequency cap), read in one query."""
+        self.ensure_one()
+        self.env.flush_all()
+        company = self.company_id
+        capped = SQL("FALSE")
+        if company.loyalty_campaign_cap > 0:
+            capped = SQL(
+                """(SELECT COUNT(*) FROM loyalty_campaign_occurrence s
+                     WHERE s.partner_id = p.id AND s.state = 'sent'
+                       AND s.date >= %s::timestamp - make_interval(days => %s))
+                   >= %s""",
+                fields.Datetime.now(),
+                company.loyalty_campaign_cap_days,
+                company.loyalty_campaign_cap,
+            )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT COALESCE(t.reason, CASE WHEN t.capped THEN 'cap' END),
+                       COUNT(*)
+                  FROM (SELECT %(reason)s AS reason, %(capped)s AS capped
+                          FROM res_partner p
+                         WHERE p.active AND p.loyalty_is_member %(segment)s) t
+              GROUP BY 1
+                """,
+                reason=self._skip_reason_sql(),
+                capped=capped,
+                segment=self._segment_filter(),
+            )
+        )
+        skipped = {reason: count for reason, count in rows if reason}
+        can = sum(count for reason, count in rows if not reason)
+        control = round(can * (self.control_percent or 0.0) / 100.0)
+        return {
+            "audience": can + sum(skipped.values()),
+            "reach": can - control,
+            "control": control,
+            "skipped": skipped,
+        }
+
     def action_stop(self):
         self.filtered(lambda c: c.state in ("scheduled", "running")).state = "stopped"
         return True
+
+    @api.depends("conversion_rate", "control_conversion_rate")
+    def _compute_conversion_uplift(self):
+        for campaign in self:
+            campaign.conversion_uplift = (
+                campaign.conversion_rate - campaign.control_conversion_rate
+            )
+
+    def action_view_results_chart(self):
+        """The campaign's messages as a bar chart: sent, control, skipped (why)."""
+        action = self.action_view_occurrences()
+        action["view_mode"] = "graph,list"
+        action["views"] = [(False, "graph"), (False, "list")]
+        action["context"] = {}
+        return action
 
     def action_view_occurrences(self):
         self.ensure_one()
@@ -447,6 +534,17 @@ class LoyaltyCampaign(models.Model):
         query = self.env["res.partner"].sudo()._search(self.segment_id._build_domain())
         return SQL("AND %s IN (%s)", SQL.identifier(alias, "id"), query.subselect())
 
+    def _company_card_filter(self, alias="c"):
+        """SQL: the card ``alias`` belongs to the campaign's company (or to a
+        program shared by every company)."""
+        self.ensure_one()
+        return SQL(
+            "COALESCE(%s, %s) = %s",
+            SQL.identifier(alias, "company_id"),
+            self.company_id.id,
+            self.company_id.id,
+        )
+
     def _insert_occurrences(self, pairs):
         """Insert (member, occurrence key) pairs that are new; returns their ids.
 
@@ -469,6 +567,10 @@ class LoyaltyCampaign(models.Model):
                   FROM (%(pairs)s) t
                   JOIN res_partner p ON p.id = t.partner_id
                  WHERE p.active AND p.loyalty_is_member %(segment)s
+                   AND EXISTS (SELECT 1 FROM loyalty_card mc
+                                WHERE mc.partner_id = p.id AND mc.is_bonus_card
+                                  AND mc.active AND mc.loyalty_state IN %(member)s
+                                  AND %(company_card)s)
                 ON CONFLICT (campaign_id, partner_id, occurrence_key) DO NOTHING
                 RETURNING id
                 """,
@@ -479,6 +581,8 @@ class LoyaltyCampaign(models.Model):
                 uid=self.env.uid,
                 pairs=pairs,
                 segment=self._segment_filter(),
+                member=(*USABLE_STATES, "blocked"),
+                company_card=self._company_card_filter("mc"),
             )
         )
         self._invalidate_occurrences()
@@ -507,15 +611,19 @@ class LoyaltyCampaign(models.Model):
         since = self.trigger_since or fields.Datetime.now()
         days = max(self.trigger_days, 0)
         trigger = self.trigger
+        # events of the campaign's company only (its members' cards, tiers,
+        # purchases); _insert_occurrences keeps its members only
+        company_card = self._company_card_filter("c")
         if trigger == "welcome":
             return SQL(
                 """
-                SELECT p.id AS partner_id, 'welcome' AS occurrence_key
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-                 WHERE c.replaces_id IS NULL AND c.create_date >= %s
+                SELECT c.partner_id, 'welcome' AS occurrence_key
+                  FROM loyalty_card c
+                 WHERE c.is_bonus_card AND c.partner_id IS NOT NULL
+                   AND c.replaces_id IS NULL AND c.create_date >= %s AND %s
                 """,
                 since,
+                company_card,
             )
         if trigger == "birthday":
             target = fields.Date.add(today, days=days)
@@ -543,21 +651,24 @@ class LoyaltyCampaign(models.Model):
                 SELECT c.partner_id, 'expiring/' || u.expiry AS occurrence_key
                   FROM unnest(%s::int[], %s::text[]) AS u(card_id, expiry)
                   JOIN loyalty_card c ON c.id = u.card_id
-                  JOIN res_partner p ON p.id = c.partner_id
-                                    AND p.loyalty_card_id = c.id
+                 WHERE c.partner_id IS NOT NULL AND %s
                 """,
                 list(first),
                 [str(date) for date in first.values()],
+                company_card,
             )
         if trigger in ("tier_up", "tier_down"):
             return SQL(
                 """
                 SELECT h.partner_id, 'tier/' || h.id AS occurrence_key
                   FROM loyalty_tier_history h
-                 WHERE h.direction = %s AND h.date >= %s
+                  JOIN loyalty_tier t
+                    ON t.id = COALESCE(h.new_tier_id, h.old_tier_id)
+                 WHERE h.direction = %s AND h.date >= %s AND %s
                 """,
                 "up" if trigger == "tier_up" else "down",
                 since,
+                self._company_card_filter("t"),
             )
         if trigger == "winback":
             return SQL(
@@ -577,14 +688,16 @@ class LoyaltyCampaign(models.Model):
                 fields.Date.subtract(since.date(), days=days),
             )
             return SQL(
-                f"""
+                """
                 SELECT DISTINCT pu.partner_id,
                        'purchase/' || pu.date::date AS occurrence_key
-                  FROM ({PURCHASES_SQL}) pu
-                 WHERE pu.date::date BETWEEN %s AND %s
-                """,  # noqa: S608 (constant SQL fragment)
+                  FROM loyalty_purchase pu
+                 WHERE pu.date >= %s AND pu.date < %s AND pu.partner_id IS NOT NULL
+                   AND pu.company_id = %s
+                """,
                 start,
-                until,
+                fields.Date.add(until, days=1),
+                self.company_id.id,
             )
         if trigger == "card_replaced":
             return SQL(
@@ -592,21 +705,23 @@ class LoyaltyCampaign(models.Model):
                 SELECT c.partner_id, 'card/' || c.id AS occurrence_key
                   FROM loyalty_card c
                  WHERE c.replaces_id IS NOT NULL AND c.create_date >= %s
-                   AND c.partner_id IS NOT NULL
+                   AND c.partner_id IS NOT NULL AND c.is_bonus_card AND %s
                 """,
                 since,
+                company_card,
             )
         if trigger == "balance":
             return SQL(
                 """
-                SELECT p.id AS partner_id, 'balance/' || %s AS occurrence_key
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-                 WHERE c.points >= %s AND c.loyalty_state IN %s
+                SELECT c.partner_id, 'balance/' || %s AS occurrence_key
+                  FROM loyalty_card c
+                 WHERE c.is_bonus_card AND c.partner_id IS NOT NULL
+                   AND c.points >= %s AND c.loyalty_state IN %s AND %s
                 """,
                 str(self.trigger_amount),
                 self.trigger_amount,
                 USABLE_STATES,
+                company_card,
             )
         raise UserError(_("Unknown trigger %(trigger)s.", trigger=trigger))
 
@@ -643,18 +758,11 @@ class LoyaltyCampaign(models.Model):
             campaign._process_due()
         return True
 
-    def _process_due(self):
-        """Classify the campaign's due occurrences and send to the rest."""
+    def _skip_reason_sql(self):
+        """SQL: why the member ``p`` (a res_partner row) may not receive the
+        campaign's message at all (NULL: they may). One definition, read by the
+        sending engine and by the estimate shown before a launch."""
         self.ensure_one()
-        self.env.flush_all()
-        company = self.company_id
-        now = fields.Datetime.now()
-        due = SQL(
-            "o.campaign_id = %s AND (o.state = 'pending' OR "
-            "(o.state = 'postponed' AND o.scheduled_at <= %s))",
-            self.id,
-            now,
-        )
         channel = self.channel
         address = (
             SQL("p.email_normalized IS NULL")
@@ -672,6 +780,48 @@ class LoyaltyCampaign(models.Model):
                 "AND b.number = p.phone_sanitized)"
             )
         )
+        return SQL(
+            """
+                 CASE
+                 WHEN NOT p.active OR NOT p.loyalty_is_member
+                      THEN 'not_member'
+                 WHEN NOT COALESCE(p.loyalty_marketing_consent, FALSE)
+                      OR EXISTS (
+                SELECT 1
+                  FROM loyalty_notification_channel_res_partner_rel r
+                  JOIN loyalty_notification_channel ch
+                    ON ch.id = r.loyalty_notification_channel_id
+                 WHERE r.res_partner_id = p.id AND ch.code = 'none')
+                      OR (SELECT lc.consent FROM loyalty_consent lc
+                           WHERE lc.partner_id = p.id
+                             AND lc.purpose = 'marketing'
+                             AND lc.channel = %(channel)s
+                        ORDER BY lc.date DESC, lc.id DESC LIMIT 1)
+                         = 'opt_out'
+                      THEN 'no_consent'
+                 WHEN %(address)s THEN 'no_address'
+                 WHEN %(blacklisted)s THEN 'blacklist'
+                 END
+            """,
+            channel=channel,
+            address=address,
+            blacklisted=blacklisted,
+        )
+
+    def _process_due(self):
+        """Classify the campaign's due occurrences and send to the rest."""
+        self.ensure_one()
+        self.env.flush_all()
+        company = self.company_id
+        now = fields.Datetime.now()
+        due = SQL(
+            "o.campaign_id = %s AND (o.state = 'pending' OR "
+            "(o.state = 'postponed' AND o.scheduled_at <= %s))",
+            self.id,
+            now,
+        )
+        channel = self.channel
+        reason = self._skip_reason_sql()
         # 1. who may not receive it at all, and why
         self.env.execute_query(
             SQL(
@@ -680,26 +830,7 @@ class LoyaltyCampaign(models.Model):
                    SET state = 'skipped', skip_reason = r.reason, date = %(now)s
                   FROM (
                     SELECT o.id,
-                           CASE
-                           WHEN NOT p.active OR NOT p.loyalty_is_member
-                                THEN 'not_member'
-                           WHEN NOT COALESCE(p.loyalty_marketing_consent, FALSE)
-                                OR EXISTS (
-                          SELECT 1
-                            FROM loyalty_notification_channel_res_partner_rel r
-                            JOIN loyalty_notification_channel ch
-                              ON ch.id = r.loyalty_notification_channel_id
-                           WHERE r.res_partner_id = p.id AND ch.code = 'none')
-                                OR (SELECT lc.consent FROM loyalty_consent lc
-                                     WHERE lc.partner_id = p.id
-                                       AND lc.purpose = 'marketing'
-                                       AND lc.channel = %(channel)s
-                                  ORDER BY lc.date DESC, lc.id DESC LIMIT 1)
-                                   = 'opt_out'
-                                THEN 'no_consent'
-                           WHEN %(address)s THEN 'no_address'
-                           WHEN %(blacklisted)s THEN 'blacklist'
-                           END AS reason
+                           %(reason)s AS reason
                       FROM loyalty_campaign_occurrence o
                       JOIN res_partner p ON p.id = o.partner_id
                      WHERE %(due)s
@@ -707,9 +838,7 @@ class LoyaltyCampaign(models.Model):
                  WHERE r.id = o.id AND r.reason IS NOT NULL
                 """,
                 now=now,
-                channel=channel,
-                address=address,
-                blacklisted=blacklisted,
+                reason=reason,
                 due=due,
             )
         )
@@ -791,39 +920,64 @@ class LoyaltyCampaign(models.Model):
                     cap=company.loyalty_campaign_cap,
                 )
             )
-        # 5. the rest is sent: marked first, in the same transaction as the
-        # queued messages, so that a retry can never send it twice
-        rows = self.env.execute_query(
+        # 5. the rest is sent, one language (one mailing) at a time. Each batch
+        # is marked sent, rewarded, queued and linked to its traces in one
+        # transaction: Odoo's mass mailing commits once it has queued a
+        # mailing (outside tests), so nothing of a batch may be left for after
+        # that commit, or a crash there would lose it for good (a crash before
+        # it rolls the whole batch back: the next run sends it, once).
+        Occurrence = self.env["loyalty.campaign.occurrence"]
+        langs = self.env.execute_query(
             SQL(
                 """
-                UPDATE loyalty_campaign_occurrence o
-                   SET state = 'sent', date = %s, scheduled_at = NULL
-                  FROM res_partner p
-                 WHERE p.id = o.partner_id AND %s
-             RETURNING o.id, o.partner_id, COALESCE(p.lang, 'en_US')
+                SELECT DISTINCT COALESCE(p.lang, 'en_US')
+                  FROM loyalty_campaign_occurrence o
+                  JOIN res_partner p ON p.id = o.partner_id
+                 WHERE %s
+              ORDER BY 1
                 """,
-                now,
                 due,
             )
         )
-        Occurrence = self.env["loyalty.campaign.occurrence"]
-        self._invalidate_occurrences()
-        if not rows:
-            return Occurrence
-        by_lang = {}
-        for _occ, partner_id, lang in rows:
-            by_lang.setdefault(lang, []).append(partner_id)
-        mailings = self.env["mailing.mailing"]
-        for lang, partner_ids in sorted(by_lang.items()):
+        sent = Occurrence
+        for (lang,) in langs:
+            rows = self.env.execute_query(
+                SQL(
+                    """
+                    UPDATE loyalty_campaign_occurrence o
+                       SET state = 'sent', date = %s, scheduled_at = NULL
+                      FROM res_partner p
+                     WHERE p.id = o.partner_id AND %s
+                       AND COALESCE(p.lang, 'en_US') = %s
+                 RETURNING o.id, o.partner_id
+                    """,
+                    now,
+                    due,
+                    lang,
+                )
+            )
+            self._invalidate_occurrences()
+            if not rows:
+                continue
+            batch = Occurrence.browse([row[0] for row in rows])
+            self._grant_rewards(batch)
             mailing = self._loyalty_mailing(lang)
             # default_force_send=False: even a small batch goes through the
             # mail queue (sent by Odoo's mail cron after this transaction)
             mailing.with_context(lang=lang, default_force_send=False).action_send_mail(
-                res_ids=partner_ids
+                res_ids=[row[1] for row in rows]
             )
-            mailings |= mailing
+            # the traces of an email mailing are linked before its commit (see
+            # mail.compose.message); an SMS mailing's here
+            self._loyalty_link_traces(mailing)
+            sent |= batch
+        return sent
+
+    def _loyalty_link_traces(self, mailing):
+        """Link the campaign's sent messages that have no trace yet to the
+        member's latest trace of ``mailing`` (a no-op the second time)."""
+        self.ensure_one()
         self.env.flush_all()
-        occ_ids = tuple(row[0] for row in rows)
         self.env.execute_query(
             SQL(
                 """
@@ -831,27 +985,39 @@ class LoyaltyCampaign(models.Model):
                    SET trace_id = t.id, mailing_id = t.mass_mailing_id
                   FROM (SELECT DISTINCT ON (res_id) id, res_id, mass_mailing_id
                           FROM mailing_trace
-                         WHERE mass_mailing_id IN %s AND model = 'res.partner'
+                         WHERE mass_mailing_id = %s AND model = 'res.partner'
                       ORDER BY res_id, id DESC) t
-                 WHERE t.res_id = o.partner_id AND o.id IN %s
+                 WHERE t.res_id = o.partner_id AND o.campaign_id = %s
+                   AND o.state = 'sent' AND o.trace_id IS NULL
                 """,
-                tuple(mailings.ids),
-                occ_ids,
+                mailing.id,
+                self.id,
             )
         )
         self._invalidate_occurrences()
-        occurrences = Occurrence.browse(occ_ids)
-        self._grant_rewards(occurrences)
-        return occurrences
 
     def _grant_rewards(self, occurrences):
         """The campaign's reward for each message sent (once per occurrence)."""
         self.ensure_one()
         if self.reward_type == "points":
             Ledger = self.env["loyalty.ledger"]
+            # the member's card in this campaign's company: never another's
+            cards = (
+                self.env["loyalty.card"]
+                .sudo()
+                .search(
+                    [
+                        ("partner_id", "in", occurrences.partner_id.ids),
+                        ("is_bonus_card", "=", True),
+                        ("company_id", "in", [self.company_id.id, False]),
+                        ("loyalty_state", "in", USABLE_STATES),
+                    ]
+                )
+            )
+            card_of = {card.partner_id: card for card in cards}
             for occurrence in occurrences:
-                card = occurrence.partner_id.loyalty_card_id
-                if card and card.loyalty_state in USABLE_STATES:
+                card = card_of.get(occurrence.partner_id)
+                if card:
                     occurrence.ledger_id = Ledger._post_once(
                         card,
                         self.reward_points,
@@ -906,6 +1072,7 @@ class LoyaltyCampaignOccurrence(models.Model):
         help="What this message is about (the birthday's year, the tier change, "
         "the purchase date...): one message per campaign, member and occurrence.",
     )
+    occurrence_label = fields.Char(string="About", compute="_compute_occurrence_label")
     state = fields.Selection(
         [
             ("pending", "Pending"),
@@ -940,3 +1107,34 @@ class LoyaltyCampaignOccurrence(models.Model):
             "This member already has this campaign's message for this occurrence.",
         ),
     ]
+
+    def _compute_occurrence_label(self):
+        """What the message was about, for people: "Birthday 2026", "Points
+        expiring on 12/13/2026", not the engine's key ("birthday/2026")."""
+        labels = {
+            "oneoff": _("One-off send"),
+            "welcome": _("Welcome"),
+            "birthday": _("Birthday %(value)s"),
+            "expiring": _("Points expiring on %(value)s"),
+            "tier": _("Tier change"),
+            "winback": _("No purchase since %(value)s"),
+            "purchase": _("Purchase of %(value)s"),
+            "card": _("New card"),
+            "balance": _("Balance reached %(value)s"),
+        }
+        lang = self.env["res.lang"]._get_data(code=self.env.lang or "en_US")
+        for occurrence in self:
+            key, _sep, value = (occurrence.occurrence_key or "").partition("/")
+            label = labels.get(key)
+            if not label:
+                occurrence.occurrence_label = occurrence.occurrence_key
+                continue
+            try:
+                date = fields.Date.to_date(value) if len(value) == 10 else None
+            except ValueError:
+                date = None
+            if date:
+                value = date.strftime(lang.date_format)
+            elif key == "balance":
+                value = value.removesuffix(".0")
+            occurrence.occurrence_label = label % {"value": value}

@@ -15,6 +15,28 @@ CARD_STATES = [
     ("replaced", "Replaced"),
 ]
 USABLE_STATES = ("issued", "active")
+# What makes a bonus card: who holds it, in which program, its number, its state
+# and balance. Only the addon's own actions (enrolment, block/unblock wizards,
+# replacement, the ledger) change them, with superuser rights after their checks.
+PROTECTED_CARD_FIELDS = frozenset(
+    {
+        "partner_id",
+        "program_id",
+        "code",
+        "points",
+        "loyalty_debt",
+        "loyalty_state",
+        "loyalty_state_reason",
+        "loyalty_state_user_id",
+        "loyalty_state_date",
+        "replaced_by_id",
+        "replaces_id",
+        "activation_date",
+        "active",
+        "company_id",
+        "expiration_date",
+    }
+)
 # Member cards are EAN-13 numbers starting with 043 (Odoo's loyalty barcode rule).
 CARD_PREFIX = "043"
 
@@ -128,6 +150,23 @@ class LoyaltyCard(models.Model):
                 )
             )
 
+    def _loyalty_refuse_protected_write(self, vals, new_program=None):
+        """Refuse a direct write (RPC, Odoo's own coupon screens) of what makes a
+        bonus card, and turning another card into one: only the addon's actions
+        change them. Coupons and gift cards keep Odoo's behaviour."""
+        if self.env.su or not PROTECTED_CARD_FIELDS.intersection(vals):
+            return
+        if any(self.sudo().mapped("is_bonus_card")) or (
+            new_program and new_program.sudo().is_bonus_program
+        ):
+            raise AccessError(
+                _(
+                    "A bonus card's member, program, number, state and points change "
+                    "only through the card's actions (enrolment, Block, Unblock, "
+                    "Lost / Replace) and the points ledger."
+                )
+            )
+
     @api.model
     def _loyalty_generate_card_codes(self, count):
         """``count`` unused EAN-13 card numbers: 043, 9 random digits, check digit."""
@@ -157,6 +196,13 @@ class LoyaltyCard(models.Model):
             )
         )
         bonus_ids = set(programs.filtered("is_bonus_program").ids)
+        if bonus_ids and not self.env.su:
+            raise AccessError(
+                _(
+                    "Bonus cards are issued by enrolling a member (or by replacing "
+                    "a card); they cannot be created directly."
+                )
+            )
         need_code = [
             vals
             for vals in vals_list
@@ -181,6 +227,11 @@ class LoyaltyCard(models.Model):
         return cards
 
     def write(self, vals):
+        self._loyalty_refuse_protected_write(
+            vals,
+            new_program=vals.get("program_id")
+            and self.env["loyalty.program"].browse(vals["program_id"]),
+        )
         if {"points", "loyalty_debt"} & set(vals) and any(self.mapped("is_bonus_card")):
             self._loyalty_refuse_points_write()
         if "loyalty_state" in vals:
@@ -275,18 +326,21 @@ class LoyaltyCard(models.Model):
                 tuple(self.ids),
             )
         )
-        for card_id, total, debt in rows:
-            # the ledger is the history: no chatter tracking of every change
-            card = (
-                self.browse(card_id)
-                .sudo()
-                .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
-            )
+        totals = {card_id: (float(total), float(debt)) for card_id, total, debt in rows}
+        # the ledger is the history: no chatter tracking of every change; one
+        # recordset, so that the current balances are read in one query
+        cards = (
+            self.browse(list(totals))
+            .sudo()
+            .with_context(_loyalty_ledger_sync=True, mail_notrack=True)
+        )
+        for card in cards:
+            total, debt = totals[card.id]
             vals = {}
-            if card.points != float(total):
-                vals["points"] = float(total)
-            if (card.loyalty_debt or 0.0) != float(debt):
-                vals["loyalty_debt"] = float(debt)
+            if card.points != total:
+                vals["points"] = total
+            if (card.loyalty_debt or 0.0) != debt:
+                vals["loyalty_debt"] = debt
             if vals:
                 card.write(vals)
 
@@ -305,8 +359,36 @@ class LoyaltyCard(models.Model):
         if not self.env.user.has_group("loyalty_crm.group_loyalty_user"):
             raise AccessError(_("Only Loyalty users can manage member cards."))
 
+    def _loyalty_require_manager(self, message):
+        if not self.env.user.has_group("loyalty_crm.group_loyalty_manager"):
+            raise AccessError(message)
+
+    def _loyalty_open_state_wizard(self, action, title):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": title,
+            "res_model": "loyalty.card.state.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_card_id": self.id, "default_action": action},
+        }
+
+    def _loyalty_log_state_change(self, body):
+        author = self.env.user.partner_id.id
+        for card in self:
+            for record in (card, card.partner_id):
+                if record:
+                    record.sudo().message_post(body=body[card], author_id=author)
+
     def action_loyalty_block(self, reason=None):
+        """Block the cards (a Loyalty user may): without a reason, ask for one."""
         self._loyalty_require_user()
+        if not reason:
+            return self._loyalty_open_state_wizard("block", _("Block Card"))
+        reason = reason.strip() if isinstance(reason, str) else ""
+        if not reason:
+            raise UserError(_("Say why the card is blocked."))
         for card in self:
             if card.loyalty_state not in USABLE_STATES:
                 raise UserError(
@@ -318,17 +400,43 @@ class LoyaltyCard(models.Model):
                     )
                 )
         self.sudo().write({"loyalty_state": "blocked", "loyalty_state_reason": reason})
+        self._loyalty_log_state_change(
+            {
+                card: self.env._(
+                    "Card %(code)s blocked: %(reason)s", code=card.code, reason=reason
+                )
+                for card in self
+            }
+        )
         return True
 
-    def action_loyalty_unblock(self):
+    def action_loyalty_unblock(self, reason=None):
+        """Unblock the cards: a Loyalty Manager's decision, with its reason."""
         self._loyalty_require_user()
+        self._loyalty_require_manager(
+            _("Only a Loyalty Manager can unblock a card a manager or cashier blocked.")
+        )
+        if not reason:
+            return self._loyalty_open_state_wizard("unblock", _("Unblock Card"))
+        reason = reason.strip() if isinstance(reason, str) else ""
+        if not reason:
+            raise UserError(_("Say why the card is unblocked."))
         for card in self:
             if card.loyalty_state != "blocked":
                 raise UserError(_("Card %(code)s is not blocked.", code=card.code))
-        self.sudo().write(
+        for card in self:
+            card.sudo().write(
+                {
+                    "loyalty_state": "active" if card.activation_date else "issued",
+                    "loyalty_state_reason": reason,
+                }
+            )
+        self._loyalty_log_state_change(
             {
-                "loyalty_state": "active" if self.activation_date else "issued",
-                "loyalty_state_reason": False,
+                card: self.env._(
+                    "Card %(code)s unblocked: %(reason)s", code=card.code, reason=reason
+                )
+                for card in self
             }
         )
         return True
@@ -380,6 +488,13 @@ class LoyaltyCard(models.Model):
         if not reason:
             raise UserError(_("Say why the card is replaced."))
         new_code = (new_code or "").strip()
+        if new_code:
+            self._loyalty_require_manager(
+                _(
+                    "Only a Loyalty Manager can choose the number of the new card; "
+                    "leave it empty and a number is generated."
+                )
+            )
         if new_code and self.sudo().search_count([("code", "=", new_code)], limit=1):
             raise UserError(_("Card code %(code)s is already in use.", code=new_code))
         old_state = self.loyalty_state
@@ -470,3 +585,11 @@ class LoyaltyCard(models.Model):
             *super()._load_pos_data_domain(data),
             ("program_id.is_bonus_program", "=", False),
         ]
+
+    # ------------------------------------------------------------ back office
+    def action_loyalty_update_balance(self):
+        """A bonus card's balance changes by a signed amount with a reason
+        (``loyalty.adjust.wizard``), never by typing a new balance."""
+        if len(self) == 1 and self.is_bonus_card and self.partner_id:
+            return self.partner_id.action_loyalty_adjust()
+        return super().action_loyalty_update_balance()

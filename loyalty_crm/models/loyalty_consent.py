@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 CONSENT_SOURCES = [
     ("backoffice", "Back office"),
@@ -7,6 +7,9 @@ CONSENT_SOURCES = [
     ("portal", "Customer portal"),
     ("api", "API"),
     ("import", "Import"),
+    ("unsubscribe", "Unsubscribe link"),
+    ("sms_reply", "SMS reply"),
+    ("erasure", "Erasure request"),
 ]
 
 
@@ -53,6 +56,86 @@ class LoyaltyConsent(models.Model):
         readonly=True,
     )
     note = fields.Char()
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not (self.env.su and self.env.context.get("_loyalty_consent_record")):
+            raise AccessError(
+                _(
+                    "A consent is recorded with the member's Record Consent button "
+                    "(or given at enrolment, in the portal or through the API); it "
+                    "cannot be created directly."
+                )
+            )
+        return super().create(vals_list)
+
+    @api.model
+    def _record(
+        self,
+        partner,
+        consent,
+        source,
+        channel="all",
+        purpose="marketing",
+        note=None,
+        company=None,
+    ):
+        """Record a member's opt-in (``consent`` true or ``"opt_in"``) or opt-out:
+        the one way a consent is written. It is dated now and signed by the
+        current user, whatever the caller says; ``source`` must be a known one,
+        and "portal" is only the member's own answer in the portal."""
+        partner = self.env["res.partner"].browse(
+            partner if isinstance(partner, int) else partner.id
+        )
+        partner.ensure_one()
+        if consent in ("opt_in", "opt_out"):
+            answer = consent
+        else:
+            answer = "opt_in" if consent is True else "opt_out"
+            if not isinstance(consent, bool):
+                raise UserError(_("A consent is an opt-in or an opt-out."))
+        fields_ = self._fields
+        for name, value in (
+            ("source", source),
+            ("channel", channel),
+            ("purpose", purpose),
+        ):
+            if value not in dict(fields_[name]._description_selection(self.env)):
+                raise UserError(
+                    _(
+                        "Unknown value of the consent's %(field)s: %(value)s.",
+                        field=fields_[name]._description_string(self.env),
+                        value=value,
+                    )
+                )
+        user = self.env.user
+        if source == "portal" and user.partner_id.commercial_partner_id != (
+            partner.commercial_partner_id
+        ):
+            raise AccessError(
+                _("Only the member can record their consent from the portal.")
+            )
+        company = (
+            company or partner.sudo().loyalty_card_id.company_id or self.env.company
+        )
+        return (
+            self.sudo()
+            .with_context(_loyalty_consent_record=True)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "consent": answer,
+                    "source": source,
+                    "channel": channel,
+                    "purpose": purpose,
+                    "note": note or False,
+                    "company_id": company.id,
+                    "date": fields.Datetime.now(),
+                    "user_id": user.id,
+                }
+            )
+            .with_env(self.env)
+        )
 
     def write(self, vals):
         if vals:

@@ -1,38 +1,26 @@
-"""The bonus program's dashboard: the figures a retail manager looks at first.
+"""The bonus program's dashboard: the figures an owner looks at first.
 
-Every figure is computed by a few SQL aggregates over the period (see
-:meth:`LoyaltyDashboard._loyalty_kpi_values`), never by loading records, so the
-dashboard opens quickly on a large base. The payback estimate follows the
-retailer's usual table (set-up cost, running cost, average check and its
-uplift), with the uplift measured from the data instead of assumed.
+An Owl client action (``static/src/dashboard``) asks
+:meth:`LoyaltyDashboard.get_dashboard_data` for a period of whole months and
+draws the figures, each compared with the period before, and the trend charts
+with the chart library Odoo ships. Every figure is read from the facts that
+:mod:`.loyalty_kpi` keeps (a few thousand rows at most), never from the order
+history, so the page opens in the same time on 10 thousand or a million
+members. The payback estimate follows the retailer's usual table (set-up cost,
+running cost, average check and its uplift), with the uplift measured from the
+data instead of assumed.
 """
 
-from datetime import datetime, time, timedelta
-
-from dateutil.relativedelta import relativedelta
-from markupsafe import Markup
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, date_utils
 
-from .loyalty_report import (
-    POS_DONE_STATES,
-    SALE_DONE_STATES,
-    member_since_sql,
-    purchases_sql,
-)
-
-PERIODS = [
-    ("month", "This month"),
-    ("last_30", "Last 30 days"),
-    ("quarter", "Last 3 months"),
-    ("last_12", "Last 12 months"),
-    ("year", "This year"),
-    ("custom", "Custom"),
-]
+PERIOD_MONTHS = (1, 3, 6, 12, 24)
 DAYS_PER_MONTH = 365.25 / 12
-TOP_SHARE = 0.2  # the loyal customer: the top fifth of members by spend
+MAX_MONEY = 10**12  # payback inputs beyond this are refused
+CHART_MONTHS = 12  # the charts show at least a year
 
 
 def _pct(part, whole):
@@ -43,507 +31,288 @@ def _div(part, whole, digits=2):
     return round(part / whole, digits) if whole else 0.0
 
 
+def _month(value):
+    return date_utils.start_of(fields.Date.to_date(value), "month")
+
+
+def _add_months(month, count):
+    return fields.Date.add(month, months=count)
+
+
 class LoyaltyDashboard(models.TransientModel):
+    """No records: the client action calls the ``api.model`` methods below."""
+
     _name = "loyalty.dashboard"
     _description = "Bonus Program Dashboard"
 
-    period = fields.Selection(PERIODS, default="quarter", required=True)
-    date_from = fields.Date(
-        string="From",
-        required=True,
-        default=lambda self: self._period_dates("quarter")[0],
-    )
-    date_to = fields.Date(
-        string="To",
-        required=True,
-        default=lambda self: self._period_dates("quarter")[1],
-    )
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
-    )
-    program_id = fields.Many2one(
-        "loyalty.program",
-        string="Bonus Program",
-        compute="_compute_program_id",
-    )
-    currency_id = fields.Many2one(related="company_id.currency_id")
-    # ------------------------------------------------------------ KPIs
-    members_total = fields.Integer(string="Members", compute="_compute_kpis")
-    members_new = fields.Integer(string="New Members", compute="_compute_kpis")
-    members_active = fields.Integer(
-        string="Active Members",
-        compute="_compute_kpis",
-        help="Members who bought at least once in the period.",
-    )
-    members_active_share = fields.Float(
-        string="Active Members (%)", compute="_compute_kpis"
-    )
-    purchases_member = fields.Integer(
-        string="Members' Purchases", compute="_compute_kpis"
-    )
-    purchases_non_member = fields.Integer(
-        string="Other Purchases", compute="_compute_kpis"
-    )
-    members_revenue_share = fields.Float(
-        string="Members' Share of Revenue (%)", compute="_compute_kpis"
-    )
-    avg_check_member = fields.Monetary(
-        string="Average Check of Members", compute="_compute_kpis"
-    )
-    avg_check_non_member = fields.Monetary(
-        string="Average Check of Non-Members", compute="_compute_kpis"
-    )
-    avg_check_uplift = fields.Float(
-        string="Average Check Uplift (%)", compute="_compute_kpis"
-    )
-    avg_check_pos_member = fields.Monetary(
-        string="POS: Members", compute="_compute_kpis"
-    )
-    avg_check_pos_non_member = fields.Monetary(
-        string="POS: Non-Members", compute="_compute_kpis"
-    )
-    avg_check_sale_member = fields.Monetary(
-        string="Sales: Members", compute="_compute_kpis"
-    )
-    avg_check_sale_non_member = fields.Monetary(
-        string="Sales: Non-Members", compute="_compute_kpis"
-    )
-    frequency_member = fields.Float(
-        string="Purchases per Active Member",
-        compute="_compute_kpis",
-        help="Members' purchases in the period divided by the active members.",
-    )
-    frequency_non_member = fields.Float(
-        string="Purchases per Other Customer",
-        compute="_compute_kpis",
-        help="Purchases of known customers who are not members, per customer "
-        "(anonymous till sales are left out).",
-    )
-    share_with_points = fields.Float(
-        string="Purchases with Points Spent (%)",
-        compute="_compute_kpis",
-        help="Share of the members' purchases paid partly with points.",
-    )
-    share_new_clients = fields.Float(
-        string="New Customers (%)",
-        compute="_compute_kpis",
-        help="Share of the customers of the period who bought for the first time.",
-    )
-    points_issued = fields.Float(compute="_compute_kpis")
-    points_spent = fields.Float(compute="_compute_kpis")
-    points_expired = fields.Float(compute="_compute_kpis")
-    redemption_rate = fields.Float(
-        string="Redemption Rate (%)",
-        compute="_compute_kpis",
-        help="Points spent in the period per 100 points issued in the period.",
-    )
-    breakage_rate = fields.Float(
-        string="Breakage (%)",
-        compute="_compute_kpis",
-        help="Points expired in the period per 100 points issued in the period.",
-    )
-    liability_points = fields.Float(
-        string="Outstanding Points",
-        compute="_compute_kpis",
-        help="Points on the members' cards today, not yet spent.",
-    )
-    liability_value = fields.Monetary(
-        string="Points Liability",
-        compute="_compute_kpis",
-        help="Outstanding points times the value of a point: what the program "
-        "owes its members today.",
-    )
-    pending_points = fields.Float(
-        compute="_compute_kpis",
-        help="Points still in their return window (not in the balance yet).",
-    )
-    tier_html = fields.Html(
-        string="Tier Distribution", compute="_compute_kpis", sanitize=False
-    )
-    store_html = fields.Html(string="By Store", compute="_compute_kpis", sanitize=False)
-    portrait_html = fields.Html(
-        string="Portrait of the Loyal Customer",
-        compute="_compute_kpis",
-        sanitize=False,
-    )
-    # ------------------------------------------------------------ payback
-    setup_cost = fields.Monetary(
-        string="Set-up Cost",
-        compute="_compute_roi_inputs",
-        store=True,
-        readonly=False,
-    )
-    monthly_cost = fields.Monetary(
-        string="Monthly Running Cost",
-        compute="_compute_roi_inputs",
-        store=True,
-        readonly=False,
-    )
-    margin = fields.Float(
-        string="Gross Margin (%)",
-        compute="_compute_roi_inputs",
-        store=True,
-        readonly=False,
-    )
-    point_value = fields.Float(
-        string="Value of a Point", related="program_id.point_value", digits=(16, 4)
-    )
-    roi_extra_revenue = fields.Monetary(
-        string="Members' Extra Revenue per Month",
-        compute="_compute_kpis",
-        help="What active members spend per month beyond what as many non-members "
-        "would spend: their purchases times their average check, minus the same "
-        "at the non-members' frequency and average check.",
-    )
-    roi_extra_profit = fields.Monetary(
-        string="Extra Gross Profit per Month", compute="_compute_kpis"
-    )
-    roi_points_cost = fields.Monetary(
-        string="Cost of Points per Month",
-        compute="_compute_kpis",
-        help="Points spent per month times the value of a point.",
-    )
-    roi_net_monthly = fields.Monetary(
-        string="Net Monthly Effect", compute="_compute_kpis"
-    )
-    roi_payback_months = fields.Float(
-        string="Months to Pay Back",
-        compute="_compute_kpis",
-        help="Set-up cost divided by the net monthly effect (0: the program does "
-        "not pay back at the measured effect).",
-    )
-    roi_pays_back = fields.Boolean(compute="_compute_kpis")
-
     # ------------------------------------------------------------ periods
     @api.model
-    def _period_dates(self, period):
+    def _month_range(self, date_from, date_to):
+        """First days of the period's first and last months."""
+        first, last = _month(date_from), _month(date_to)
+        if last < first:
+            raise UserError(_("The period ends before it starts."))
+        if (last.year - first.year) * 12 + last.month - first.month >= 120:
+            raise UserError(_("The period cannot be longer than ten years."))
+        return first, last
+
+    @api.model
+    def _months_between(self, first, last):
+        months, month = [], first
+        while month <= last:
+            months.append(month)
+            month = _add_months(month, 1)
+        return months
+
+    @api.model
+    def _period_months(self, first, last):
+        """Length of the period in months (the current month up to today)."""
         today = fields.Date.context_today(self)
-        if period == "month":
-            return date_utils.start_of(today, "month"), today
-        if period == "last_30":
-            return today - timedelta(days=29), today
-        if period == "quarter":
-            return today - relativedelta(months=3) + timedelta(days=1), today
-        if period == "year":
-            return date_utils.start_of(today, "year"), today
-        return today - relativedelta(years=1) + timedelta(days=1), today
-
-    @api.onchange("period")
-    def _onchange_period(self):
-        if self.period != "custom":
-            self.date_from, self.date_to = self._period_dates(self.period)
-
-    @api.onchange("date_from", "date_to")
-    def _onchange_dates(self):
-        if (self.date_from, self.date_to) != self._period_dates(self.period):
-            self.period = "custom"
-
-    @api.depends("company_id")
-    def _compute_program_id(self):
-        for dashboard in self:
-            dashboard.program_id = dashboard.company_id.loyalty_bonus_program_id
-
-    @api.depends("program_id")
-    def _compute_roi_inputs(self):
-        for dashboard in self:
-            program = dashboard.program_id
-            dashboard.setup_cost = program.roi_setup_cost
-            dashboard.monthly_cost = program.roi_monthly_cost
-            dashboard.margin = program.roi_margin if program else 100.0
-
-    @api.depends(
-        "date_from", "date_to", "company_id", "setup_cost", "monthly_cost", "margin"
-    )
-    def _compute_kpis(self):
-        for dashboard in self:
-            if not (
-                dashboard.date_from
-                and dashboard.date_to
-                and dashboard.date_from <= dashboard.date_to
-            ):
-                dashboard.update(self._empty_values())
-                continue
-            dashboard_company = self.with_company(dashboard.company_id)
-            kpis = dashboard_company._loyalty_kpi_values(
-                dashboard.date_from, dashboard.date_to
-            )
-            roi = self._loyalty_roi_values(
-                kpis,
-                dashboard.setup_cost,
-                dashboard.monthly_cost,
-                dashboard.margin,
-                dashboard.point_value or 1.0,
-            )
-            portrait = dashboard_company._loyalty_portrait_values(
-                dashboard.date_from, dashboard.date_to
-            )
-            values = {
-                name: kpis[name]
-                for name, field in self._fields.items()
-                if name in kpis and field.compute == "_compute_kpis"
-            }
-            values.update(
-                {
-                    "roi_extra_revenue": roi["extra_revenue"],
-                    "roi_extra_profit": roi["extra_profit"],
-                    "roi_points_cost": roi["points_cost"],
-                    "roi_net_monthly": roi["net_monthly"],
-                    "roi_payback_months": roi["payback_months"] or 0.0,
-                    "roi_pays_back": bool(roi["payback_months"]),
-                    "tier_html": self._html_tiers(kpis["tiers"]),
-                    "store_html": self._html_stores(kpis["stores"]),
-                    "portrait_html": self._html_portrait(portrait),
-                }
-            )
-            dashboard.update(values)
-
-    def _empty_values(self):
-        return {
-            name: field.type in ("integer", "float", "monetary") and 0 or False
-            for name, field in self._fields.items()
-            if field.compute == "_compute_kpis"
-        }
+        end = min(_add_months(last, 1), today + timedelta(days=1))
+        return max((end - first).days, 1) / DAYS_PER_MONTH
 
     # ------------------------------------------------------------ figures
     @api.model
-    def _period_bounds(self, date_from, date_to):
-        """UTC timestamps of the period's first and last day (whole days)."""
-        date_from = fields.Date.to_date(date_from)
-        date_to = fields.Date.to_date(date_to)
-        if date_to < date_from:
-            raise UserError(_("The period ends before it starts."))
-        return (
-            datetime.combine(date_from, time.min),
-            datetime.combine(date_to + timedelta(days=1), time.min),
-        )
+    def _loyalty_kpi_values(self, date_from, date_to):
+        """The program's figures for the whole months from ``date_from``'s to
+        ``date_to``'s, for the current company, read from the facts.
+
+        Returns a dict (keys: see the cards of the dashboard); ``series`` holds
+        one value per month of ``chart_months`` for the charts.
+        """
+        first, last = self._month_range(date_from, date_to)
+        return self._loyalty_figures(first, last)[0]
 
     @api.model
-    def _loyalty_kpi_values(self, date_from, date_to):
-        """The program's figures for the period ``[date_from, date_to]`` (dates).
-
-        A handful of SQL aggregates for the current company; the figures of
-        today (members, outstanding points) don't depend on the period.
-        Returns a dict (see the dashboard's fields for the meaning of each key;
-        ``tiers`` and ``stores`` are lists of rows).
-        """
-        self.env.flush_all()
-        start, end = self._period_bounds(date_from, date_to)
+    def _loyalty_figures(self, first, last, previous=None, chart_first=None):
+        """Figures of ``[first, last]`` (and of ``previous``, another range),
+        with monthly series from ``chart_first`` to ``last``: a fixed number of
+        queries on the facts whatever the size of the base."""
         company = self.env.company
-        # purchases of the period, members vs others, per channel and store
-        rows = self.env.execute_query(
+        chart_first = min(chart_first or first, first)
+        ranges = {"period": (first, last)}
+        if previous:
+            ranges["previous"] = previous
+        chart = self._months_between(chart_first, last)
+        low = min([chart_first] + [r[0] for r in ranges.values()])
+        # purchases per month, member or not
+        purchase_rows = self.env.execute_query(
             SQL(
                 """
-                SELECT pu.channel, pu.pos_config_id, pu.team_id, pu.is_member,
-                       COUNT(*), COALESCE(SUM(pu.amount), 0),
-                       COUNT(*) FILTER (WHERE pu.partner_id IS NOT NULL)
-                  FROM (%s) pu
-                 WHERE pu.date >= %s AND pu.date < %s AND pu.company_id = %s
-              GROUP BY pu.channel, pu.pos_config_id, pu.team_id, pu.is_member
+                SELECT month, is_member, channel, SUM(purchases), SUM(revenue),
+                       SUM(known_purchases), SUM(with_points)
+                  FROM loyalty_kpi_purchase
+                 WHERE company_id = %s AND month >= %s AND month <= %s
+              GROUP BY month, is_member, channel
                 """,
-                purchases_sql(with_points=False),
-                start,
-                end,
                 company.id,
+                low,
+                last,
             )
         )
-        groups, by_store = {}, {}
-        for channel, config_id, team_id, member, count, amount, known in rows:
-            group = groups.setdefault((channel, member), [0, 0.0, 0])
-            group[0] += count
-            group[1] += float(amount)
-            group[2] += known
-            store = by_store.setdefault((channel, config_id, team_id), [0, 0.0, 0, 0.0])
-            offset = 0 if member else 2
-            store[offset] += count
-            store[offset + 1] += float(amount)
-        stores = sorted(
-            ((*key, *values) for key, values in by_store.items()),
-            key=lambda row: -(row[4] + row[6]),
-        )
-
-        def total(member, index, channel=None):
-            return sum(
-                value[index]
-                for (chan, is_member), value in groups.items()
-                if is_member == member and channel in (None, chan)
-            )
-
-        def avg_check(member, channel=None):
-            return round(_div(total(member, 1, channel), total(member, 0, channel)), 2)
-
-        # customers (all channels): the active members and the others counted
-        # once even when they bought in both channels
-        customers = self.env.execute_query(
-            SQL(
-                """
-                WITH cust AS (
-                    SELECT pu.partner_id,
-                           BOOL_OR(pu.is_member) AS member,
-                           BOOL_OR(NOT pu.is_member) AS non_member
-                      FROM (%(purchases)s) pu
-                     WHERE pu.partner_id IS NOT NULL AND pu.company_id = %(company)s
-                       AND pu.date >= %(start)s AND pu.date < %(end)s
-                  GROUP BY pu.partner_id
-                )
-                SELECT COUNT(*),
-                       COUNT(*) FILTER (WHERE NOT EXISTS (
-                           SELECT 1 FROM res_partner p
-                             JOIN pos_order o ON o.partner_id = p.id
-                            WHERE p.commercial_partner_id = cust.partner_id
-                              AND o.date_order < %(start)s AND o.amount_total > 0
-                              AND o.state IN %(pos_states)s
-                              AND o.company_id = %(company)s
-                       ) AND NOT EXISTS (
-                           SELECT 1 FROM res_partner p
-                             JOIN sale_order o ON o.partner_id = p.id
-                            WHERE p.commercial_partner_id = cust.partner_id
-                              AND o.date_order < %(start)s AND o.amount_total > 0
-                              AND o.state IN %(sale_states)s
-                              AND o.company_id = %(company)s
-                       )),
-                       COUNT(*) FILTER (WHERE member),
-                       COUNT(*) FILTER (WHERE non_member)
-                  FROM cust
-                """,
-                pos_states=POS_DONE_STATES,
-                sale_states=SALE_DONE_STATES,
-                purchases=purchases_sql(with_points=False),
-                start=start,
-                end=end,
-                company=company.id,
-            )
-        )[0]
-        # a customer who joined during the period is among both: the
-        # purchases before joining count as a non-member's
-        customer_count, new_customers, active, non_member_customers = customers
-        # members (today) and those who joined in the period
-        members_total, members_new = self.env.execute_query(
-            SQL(
-                """
-                SELECT COUNT(*), COUNT(*) FILTER (WHERE m.since >= %s AND m.since < %s)
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-                  JOIN (%s) m ON m.partner_id = p.id
-                 WHERE p.loyalty_is_member AND p.active
-                   AND (c.company_id = %s OR c.company_id IS NULL)
-                """,
-                start,
-                end,
-                member_since_sql(),
-                company.id,
-            )
-        )[0]
-        # points of the period
+        # points per month (all of history: the liability is cumulative)
         points_rows = self.env.execute_query(
             SQL(
                 """
-                    SELECT l.entry_type, COALESCE(SUM(l.points), 0),
-                           COUNT(DISTINCT (l.res_model, l.res_id)) FILTER (
-                               WHERE l.entry_type = 'redemption'
-                                 AND l.res_model IN ('pos.order', 'sale.order'))
-                      FROM loyalty_ledger l
-                     WHERE l.date >= %s AND l.date < %s AND l.state <> 'cancelled'
-                       AND (l.company_id = %s OR l.company_id IS NULL)
-                  GROUP BY l.entry_type
-                    """,
-                start,
-                end,
-                company.id,
-            )
-        )
-        points = {entry_type: value for entry_type, value, _n in points_rows}
-        # purchases paid partly with points: the orders the redemptions name
-        with_points = sum(
-            n for entry_type, _t, n in points_rows if entry_type == "redemption"
-        )
-        issued = float(points.get("accrual", 0) + points.get("bonus", 0))
-        spent = -float(points.get("redemption", 0))
-        expired = -float(points.get("expiry", 0))
-        # what the program owes today
-        liability_points, liability_value, pending = self.env.execute_query(
-            SQL(
-                """
-                SELECT COALESCE(SUM(c.points), 0),
-                       COALESCE(SUM(c.points * COALESCE(pr.point_value, 1)), 0),
-                       COALESCE((SELECT SUM(l.points) FROM loyalty_ledger l
-                                  WHERE l.state = 'pending'
-                                    AND (l.company_id = %s OR l.company_id IS NULL)),
-                                0)
-                  FROM loyalty_card c
-                  JOIN loyalty_program pr ON pr.id = c.program_id
-                 WHERE c.is_bonus_card AND (c.company_id = %s OR c.company_id IS NULL)
+                SELECT month, entry_type, SUM(points), SUM(balance_points),
+                       SUM(pending_points), SUM(balance_value)
+                  FROM loyalty_kpi_points
+                 WHERE (company_id = %s OR company_id IS NULL) AND month <= %s
+              GROUP BY month, entry_type
                 """,
                 company.id,
-                company.id,
+                last,
             )
-        )[0]
-        tiers = self.env.execute_query(
+        )
+        # members of today by month of joining and tier
+        member_rows = self.env.execute_query(
             SQL(
                 """
-                SELECT t.id, COUNT(p.id)
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-             LEFT JOIN loyalty_tier t ON t.id = p.loyalty_tier_id
-                 WHERE p.loyalty_is_member AND p.active
-                   AND (c.company_id = %s OR c.company_id IS NULL)
-              GROUP BY t.id, t.min_spend
-              ORDER BY t.min_spend NULLS FIRST
+                SELECT month, tier_id, SUM(members)
+                  FROM loyalty_kpi_member
+                 WHERE company_id = %s OR company_id IS NULL
+              GROUP BY month, tier_id
                 """,
                 company.id,
             )
         )
-        purchases_member = total(True, 0)
-        purchases_non_member = total(False, 0)
-        revenue_member = total(True, 1)
-        revenue_non_member = total(False, 1)
-        known_non_member_purchases = total(False, 2)
-        avg_member, avg_non_member = avg_check(True), avg_check(False)
-        return {
-            "date_from": fields.Date.to_date(date_from),
-            "date_to": fields.Date.to_date(date_to),
-            "months": (end - start).days / DAYS_PER_MONTH,
-            "members_total": members_total,
-            "members_new": members_new,
-            "members_active": active,
-            "members_active_share": _pct(active, members_total),
-            "purchases_member": purchases_member,
-            "purchases_non_member": purchases_non_member,
-            "revenue_member": round(revenue_member, 2),
-            "revenue_non_member": round(revenue_non_member, 2),
-            "members_revenue_share": _pct(
-                revenue_member, revenue_member + revenue_non_member
-            ),
-            "avg_check_member": avg_member,
-            "avg_check_non_member": avg_non_member,
-            "avg_check_uplift": _pct(avg_member - avg_non_member, avg_non_member)
-            if avg_member and avg_non_member
-            else 0.0,
-            "avg_check_pos_member": avg_check(True, "pos"),
-            "avg_check_pos_non_member": avg_check(False, "pos"),
-            "avg_check_sale_member": avg_check(True, "sale"),
-            "avg_check_sale_non_member": avg_check(False, "sale"),
-            "frequency_member": _div(purchases_member, active),
-            "frequency_non_member": _div(
-                known_non_member_purchases, non_member_customers
-            ),
-            "customers_non_member": non_member_customers,
-            "share_with_points": _pct(
-                min(with_points, purchases_member), purchases_member
-            ),
-            "customers": customer_count,
-            "customers_new": new_customers,
-            "share_new_clients": _pct(new_customers, customer_count),
-            "points_issued": round(issued, 2),
-            "points_spent": round(spent, 2),
-            "points_expired": round(expired, 2),
-            "redemption_rate": _pct(spent, issued),
-            "breakage_rate": _pct(expired, issued),
-            "liability_points": round(float(liability_points), 2),
-            "liability_value": round(float(liability_value), 2),
-            "pending_points": round(float(pending), 2),
-            "tiers": tiers,
-            "stores": stores,
-        }
+        # distinct customers of each range (see loyalty_kpi)
+        keyed = [(key, a, b) for key, (a, b) in ranges.items()] + [
+            (month.isoformat(), month, month) for month in chart
+        ]
+        active_rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT r.key, a.kind, SUM(a.customers),
+                       SUM(a.customers) FILTER (WHERE a.prev_month IS NULL)
+                  FROM loyalty_kpi_active a
+                  JOIN (VALUES %s) r (key, first, last)
+                    ON a.month >= r.first AND a.month <= r.last
+                   AND (a.prev_month IS NULL OR a.prev_month < r.first)
+                 WHERE a.company_id = %s
+              GROUP BY r.key, a.kind
+                """,
+                SQL(", ").join(
+                    SQL("(%s, %s::date, %s::date)", key, a, b) for key, a, b in keyed
+                ),
+                company.id,
+            )
+        )
+        active = {(key, kind): (n or 0, new or 0) for key, kind, n, new in active_rows}
+
+        def purchases_in(a, b):
+            acc = {}
+            for month, member, channel, n, revenue, known, with_points in purchase_rows:
+                if a <= month <= b:
+                    for key in ((member, None), (member, channel)):
+                        row = acc.setdefault(key, [0, 0.0, 0, 0])
+                        row[0] += n
+                        row[1] += float(revenue or 0)
+                        row[2] += known
+                        row[3] += with_points
+            return acc
+
+        def points_in(a, b):
+            acc = {}
+            for month, entry_type, pts, _bal, _pend, _val in points_rows:
+                if a <= month <= b:
+                    acc[entry_type] = acc.get(entry_type, 0.0) + float(pts or 0)
+            return acc
+
+        def figures(key, a, b):
+            acc = purchases_in(a, b)
+            zero = [0, 0.0, 0, 0]
+            mem, other = acc.get((True, None), zero), acc.get((False, None), zero)
+            pts = points_in(a, b)
+            issued = pts.get("accrual", 0.0) + pts.get("bonus", 0.0)
+            spent = -pts.get("redemption", 0.0)
+            expired = -pts.get("expiry", 0.0)
+            active_members = active.get((key, "member"), (0, 0))[0]
+            other_customers = active.get((key, "other"), (0, 0))[0]
+            customers, new_customers = active.get((key, "any"), (0, 0))
+            joined = sum(n for month, _t, n in member_rows if a <= month <= b)
+            members = sum(n for month, _t, n in member_rows if month <= b)
+            balance = sum(float(r[3] or 0) for r in points_rows if r[0] <= b)
+            balance_value = sum(float(r[5] or 0) for r in points_rows if r[0] <= b)
+            avg_member, avg_other = _div(mem[1], mem[0]), _div(other[1], other[0])
+
+            def avg(member, channel):
+                row = acc.get((member, channel), zero)
+                return _div(row[1], row[0])
+
+            return {
+                "date_from": a,
+                "date_to": _add_months(b, 1) - timedelta(days=1),
+                "months": self._period_months(a, b),
+                "members_total": members,
+                "members_new": joined,
+                "members_active": active_members,
+                "members_active_share": _pct(active_members, members),
+                "purchases_member": mem[0],
+                "purchases_non_member": other[0],
+                "revenue_member": round(mem[1], 2),
+                "revenue_non_member": round(other[1], 2),
+                "members_revenue_share": _pct(mem[1], mem[1] + other[1]),
+                "avg_check_member": avg_member,
+                "avg_check_non_member": avg_other,
+                "avg_check_uplift": _pct(avg_member - avg_other, avg_other)
+                if avg_member and avg_other
+                else 0.0,
+                "avg_check_pos_member": avg(True, "pos"),
+                "avg_check_pos_non_member": avg(False, "pos"),
+                "avg_check_sale_member": avg(True, "sale"),
+                "avg_check_sale_non_member": avg(False, "sale"),
+                "frequency_member": _div(mem[0], active_members),
+                "frequency_non_member": _div(other[2], other_customers),
+                "customers_non_member": other_customers,
+                "share_with_points": _pct(min(mem[3], mem[0]), mem[0]),
+                "customers": customers,
+                "customers_new": new_customers,
+                "share_new_clients": _pct(new_customers, customers),
+                "points_issued": round(issued, 2),
+                "points_spent": round(spent, 2),
+                "points_expired": round(expired, 2),
+                "redemption_rate": _pct(spent, issued),
+                "breakage_rate": _pct(expired, issued),
+                "liability_points": round(balance, 2),
+                "liability_value": round(balance_value, 2),
+                "pending_points": round(
+                    sum(float(r[4] or 0) for r in points_rows if r[0] <= b), 2
+                ),
+            }
+
+        result = {key: figures(key, a, b) for key, (a, b) in ranges.items()}
+        period = result["period"]
+        tiers = {}
+        for _m, tier_id, n in member_rows:
+            tiers[tier_id] = tiers.get(tier_id, 0) + n
+        period["tiers"] = sorted(tiers.items(), key=lambda t: (t[0] or 0))
+        period["series"] = {"months": [m.isoformat() for m in chart]}
+        series = [figures(m.isoformat(), m, m) for m in chart]
+        for name in (
+            "members_total",
+            "members_active",
+            "avg_check_member",
+            "avg_check_non_member",
+            "points_issued",
+            "points_spent",
+            "points_expired",
+            "breakage_rate",
+            "liability_value",
+            "liability_points",
+        ):
+            period["series"][name] = [row[name] for row in series]
+        return period, result.get("previous")
+
+    @api.model
+    def _loyalty_stores(self, first, last):
+        """Purchases, average checks and members' share of revenue per store
+        (POS) and sales team over the months ``[first, last]``."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT channel, pos_config_id, team_id,
+                       SUM(purchases) FILTER (WHERE is_member),
+                       SUM(revenue) FILTER (WHERE is_member),
+                       SUM(purchases) FILTER (WHERE NOT is_member),
+                       SUM(revenue) FILTER (WHERE NOT is_member)
+                  FROM loyalty_kpi_purchase
+                 WHERE company_id = %s AND month >= %s AND month <= %s
+              GROUP BY channel, pos_config_id, team_id
+              ORDER BY SUM(revenue) DESC
+                """,
+                self.env.company.id,
+                first,
+                last,
+            )
+        )
+        # store names only, for managers who don't run the POS themselves
+        configs = self.env["pos.config"].sudo().browse([r[1] for r in rows if r[1]])
+        teams = self.env["crm.team"].sudo().browse([r[2] for r in rows if r[2]])
+        config_names = dict(zip(configs.ids, configs.mapped("name"), strict=True))
+        team_names = dict(zip(teams.ids, teams.mapped("name"), strict=True))
+        stores = []
+        for channel, config_id, team_id, m_n, m_rev, o_n, o_rev in rows:
+            m_n, o_n = m_n or 0, o_n or 0
+            m_rev, o_rev = float(m_rev or 0), float(o_rev or 0)
+            if channel == "pos":
+                name = config_names.get(config_id) or _("Point of Sale")
+            else:
+                name = team_names.get(team_id) or _("Sales")
+            stores.append(
+                {
+                    "name": name,
+                    "channel": channel,
+                    "pos_config_id": config_id or False,
+                    "team_id": team_id or False,
+                    "member_purchases": m_n,
+                    "member_avg_check": _div(m_rev, m_n),
+                    "other_purchases": o_n,
+                    "other_avg_check": _div(o_rev, o_n),
+                    "member_share": _pct(m_rev, m_rev + o_rev),
+                }
+            )
+        return stores
 
     @api.model
     def _loyalty_roi_values(
@@ -585,284 +354,170 @@ class LoyaltyDashboard(models.TransientModel):
             "payback_months": payback,
         }
 
+    # ------------------------------------------------------------ client action
     @api.model
-    def _loyalty_portrait_values(self, date_from, date_to):
-        """Distributions of the loyal customers (top fifth of the members by
-        spend in the period) against all members: ``{dimension: [(label,
-        top %, all %)]}`` for age group, gender, marital status, city and the
-        product categories bought (share of spend).
-        """
-        self.env.flush_all()
-        start, end = self._period_bounds(date_from, date_to)
-        company = self.env.company
-        segment_cte = SQL(
-            """
-            WITH spend AS (
-                SELECT pu.partner_id, SUM(pu.amount) AS spend
-                  FROM (%(purchases)s) pu
-                 WHERE pu.is_member AND pu.date >= %(start)s AND pu.date < %(end)s
-                   AND pu.company_id = %(company)s
-              GROUP BY pu.partner_id
-            ), members AS MATERIALIZED (
-                SELECT p.id, p.loyalty_birthdate, p.loyalty_gender,
-                       p.loyalty_marital_status, p.city,
-                       pa.partner_id IS NOT NULL AS promo,
-                       COALESCE(s.spend, 0) > 0 AND percent_rank() OVER (
-                           ORDER BY COALESCE(s.spend, 0) DESC, p.id) < %(top)s AS top
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-             LEFT JOIN spend s ON s.partner_id = p.id
-             LEFT JOIN (SELECT DISTINCT pr.partner_id FROM (%(promo)s) pr
-                         WHERE pr.promos > 0) pa ON pa.partner_id = p.id
-                 WHERE p.loyalty_is_member AND p.active
-                   AND (c.company_id = %(company)s OR c.company_id IS NULL)
-            )
-            """,
-            promo=self.env["loyalty.member.report"]._promo_participation_sql(),
-            purchases=purchases_sql(with_points=False),
-            start=start,
-            end=end,
-            company=company.id,
-            top=TOP_SHARE,
+    def get_dashboard_data(self, months=3, month_to=None, roi=None):
+        """Everything the dashboard shows, for the ``months`` whole months up
+        to ``month_to`` (default: this month), compared with as many months
+        before. ``roi`` may override the payback inputs (set-up cost, monthly
+        cost, margin %); they are checked like any user input."""
+        self.env["loyalty.analytics"]._check_manager()
+        if months not in PERIOD_MONTHS:
+            raise UserError(_("Choose a period of 1, 3, 6, 12 or 24 months."))
+        today = fields.Date.context_today(self)
+        last = _month(month_to) if month_to else _month(today)
+        if last > _month(today):
+            raise UserError(_("The period cannot end in the future."))
+        first = _add_months(last, 1 - months)
+        previous = (_add_months(first, -months), _add_months(first, -1))
+        chart_first = _add_months(last, 1 - max(months, CHART_MONTHS))
+        period, before = self._loyalty_figures(first, last, previous, chart_first)
+        program = self.env.company.loyalty_bonus_program_id
+        inputs = self._loyalty_roi_inputs(program, roi or {})
+        payback = self._loyalty_roi_values(
+            period,
+            inputs["setup_cost"],
+            inputs["monthly_cost"],
+            inputs["margin"],
+            program.point_value or 1.0,
         )
-        age = SQL(
-            """
-            CASE
-              WHEN loyalty_birthdate IS NULL THEN 'unknown'
-              WHEN age(loyalty_birthdate) < interval '25 years' THEN 'under_25'
-              WHEN age(loyalty_birthdate) < interval '35 years' THEN '25_34'
-              WHEN age(loyalty_birthdate) < interval '45 years' THEN '35_44'
-              WHEN age(loyalty_birthdate) < interval '55 years' THEN '45_54'
-              ELSE '55_plus'
-            END
-            """
-        )
-        dimensions = {
-            "age_group": age,
-            "gender": SQL("COALESCE(loyalty_gender, 'unknown')"),
-            "promo": SQL("CASE WHEN promo THEN 'yes' ELSE 'no' END"),
-            "marital_status": SQL("COALESCE(loyalty_marital_status, 'unknown')"),
-            "city": SQL("COALESCE(NULLIF(TRIM(city), ''), 'unknown')"),
-        }
-        # one pass over the members for every dimension, and the categories
-        # bought (share of the spend of each group)
-        dimension_sql = SQL(" UNION ALL ").join(
-            SQL(
-                "SELECT %s, %s AS value, COUNT(*) FILTER (WHERE top)::float,"
-                " COUNT(*)::float FROM members GROUP BY 2",
-                name,
-                expression,
-            )
-            for name, expression in dimensions.items()
-        )
-        rows = self.env.execute_query(
-            SQL(
-                """
-                %(members)s, lines AS (
-                    SELECT o.partner_id, t.categ_id, l.price_subtotal_incl AS amount
-                      FROM pos_order_line l
-                      JOIN pos_order o ON o.id = l.order_id
-                      JOIN product_product pp ON pp.id = l.product_id
-                      JOIN product_template t ON t.id = pp.product_tmpl_id
-                     WHERE o.state IN %(pos_states)s
-                       AND o.date_order >= %(start)s AND o.date_order < %(end)s
-                       AND o.company_id = %(company)s
-                 UNION ALL
-                    SELECT o.partner_id, t.categ_id, l.price_total
-                      FROM sale_order_line l
-                      JOIN sale_order o ON o.id = l.order_id
-                      JOIN product_product pp ON pp.id = l.product_id
-                      JOIN product_template t ON t.id = pp.product_tmpl_id
-                     WHERE o.state IN %(sale_states)s AND l.display_type IS NULL
-                       AND o.date_order >= %(start)s AND o.date_order < %(end)s
-                       AND o.company_id = %(company)s
-                )
-                %(dimensions)s
-                UNION ALL
-                SELECT 'category', lines.categ_id::text,
-                       COALESCE(SUM(lines.amount) FILTER (WHERE m.top), 0)::float,
-                       COALESCE(SUM(lines.amount), 0)::float
-                  FROM lines
-                  JOIN res_partner p ON p.id = lines.partner_id
-                  JOIN members m ON m.id = p.commercial_partner_id
-                 WHERE lines.amount > 0
-              GROUP BY lines.categ_id
-                """,
-                members=segment_cte,
-                dimensions=dimension_sql,
-                pos_states=POS_DONE_STATES,
-                sale_states=SALE_DONE_STATES,
-                start=start,
-                end=end,
-                company=company.id,
-            )
-        )
-        grouped = {name: [] for name in (*dimensions, "category")}
-        for name, value, top, whole in sorted(
-            rows, key=lambda row: (row[0], -row[3], row[1])
-        ):
-            grouped[name].append((value, top, whole))
-        categories = self.env["product.category"].browse(
-            [int(value) for value, _top, _whole in grouped["category"]]
-        )
-        names = dict(
-            zip(categories.ids, categories.mapped("display_name"), strict=True)
-        )
-        grouped["category"] = [
-            (names.get(int(value), ""), top, whole)
-            for value, top, whole in grouped["category"]
-        ]
-        return {name: self._shares(values) for name, values in grouped.items()}
-
-    @api.model
-    def _shares(self, rows, limit=8):
-        """``[(value, top, all)]`` counts or sums -> ``[(value, top %, all %)]``."""
-        top_total = sum(float(r[1]) for r in rows)
-        all_total = sum(float(r[2]) for r in rows)
-        return [
-            (value, _pct(float(top), top_total), _pct(float(whole), all_total))
-            for value, top, whole in rows[:limit]
-        ]
-
-    # ------------------------------------------------------------ rendering
-    def _html_table(self, headers, rows):
-        head = Markup("").join(Markup("<th>%s</th>") % h for h in headers)
-        body = Markup("").join(
-            Markup("<tr>%s</tr>")
-            % Markup("").join(Markup("<td>%s</td>") % cell for cell in row)
-            for row in rows
-        )
-        return Markup(
-            '<table class="table table-sm o_loyalty_dashboard_table">'
-            "<thead><tr>%s</tr></thead><tbody>%s</tbody></table>"
-        ) % (head, body)
-
-    def _html_tiers(self, tiers):
-        names = {
-            t.id: t.name
-            for t in self.env["loyalty.tier"].browse(
-                [tier_id for tier_id, _count in tiers if tier_id]
-            )
-        }
-        total = sum(count for _tier, count in tiers)
-        no_tier = _("No tier")
-        rows = [
-            (
-                names.get(tier_id) or no_tier,
-                count,
-                f"{_pct(count, total):.1f} %",
-            )
-            for tier_id, count in tiers
-        ]
-        return self._html_table([_("Tier"), _("Members"), _("Share")], rows)
-
-    def _html_stores(self, stores):
-        # store names only, for managers who don't run the POS themselves
-        configs = (
-            self.env["pos.config"]
+        tier_names = {
+            tier.id: tier.name
+            for tier in self.env["loyalty.tier"]
             .sudo()
-            .browse([row[1] for row in stores if row[1]])
-            .exists()
-        )
-        teams = (
-            self.env["crm.team"]
+            .browse([tier_id for tier_id, _n in period["tiers"] if tier_id])
+        }
+        total = sum(n for _t, n in period["tiers"])
+        refreshed = (
+            self.env["ir.config_parameter"]
             .sudo()
-            .browse([row[2] for row in stores if row[2]])
-            .exists()
+            .get_param("loyalty_crm.analytics_refreshed_at")
         )
-        config_names = dict(zip(configs.ids, configs.mapped("name"), strict=True))
-        team_names = dict(zip(teams.ids, teams.mapped("name"), strict=True))
-        rows = []
-        for channel, config_id, team_id, m_count, m_amount, o_count, o_amount in stores:
-            if channel == "pos":
-                name = config_names.get(config_id) or _("Point of Sale")
-            else:
-                name = team_names.get(team_id) or _("Sales")
-            rows.append(
-                (
-                    name,
-                    m_count,
-                    f"{_div(float(m_amount), m_count):,.2f}",
-                    o_count,
-                    f"{_div(float(o_amount), o_count):,.2f}",
-                    f"{_pct(float(m_amount), float(m_amount) + float(o_amount)):.1f} %",
-                )
-            )
-        return self._html_table(
-            [
-                _("Store"),
-                _("Members' purchases"),
-                _("Members' average check"),
-                _("Other purchases"),
-                _("Others' average check"),
-                _("Members' share of revenue"),
-            ],
-            rows,
-        )
-
-    def _html_portrait(self, portrait):
-        report_fields = self.env["loyalty.member.report"]._fields
-        labels = {
-            name: dict(report_fields[name]._description_selection(self.env))
-            for name in ("age_group", "gender", "marital_status")
-        }
-        titles = {
-            "age_group": _("Age"),
-            "gender": _("Gender"),
-            "marital_status": _("Marital Status"),
-            "city": _("City"),
-            "promo": _("Promotions (ever)"),
-            "category": _("Categories bought (share of spend)"),
-        }
-        parts = []
-        not_given = _("Not given")
-        labels["promo"] = {
-            "yes": _("Took part"),
-            "no": _("Did not take part"),
-        }
-        for name, title in titles.items():
-            selection = labels.get(name, {})
-            rows = [
-                (
-                    not_given if value == "unknown" else selection.get(value, value),
-                    f"{top:.1f} %",
-                    f"{whole:.1f} %",
-                )
-                for value, top, whole in portrait.get(name, [])
-            ]
-            parts.append(
-                Markup("<h5>%s</h5>") % title
-                + self._html_table(
-                    [title, _("Top 20 % of members"), _("All members")], rows
-                )
-            )
-        return Markup("").join(parts)
-
-    # ------------------------------------------------------------ actions
-    def _period_domain(self):
-        start, end = self._period_bounds(self.date_from, self.date_to)
-        return [("date", ">=", start), ("date", "<", end)]
-
-    def _open_report(self, xmlid, domain=None):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
-        action["domain"] = domain if domain is not None else self._period_domain()
-        return action
-
-    def action_open_purchases(self):
-        return self._open_report("loyalty_crm.loyalty_purchase_report_action")
-
-    def action_open_points(self):
-        return self._open_report("loyalty_crm.loyalty_points_report_action")
-
-    def action_open_portrait(self):
-        return self._open_report("loyalty_crm.loyalty_member_report_action", [])
-
-    def action_refresh(self):
         return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
+            "period": {
+                "months": months,
+                "from": first.isoformat(),
+                "to": period["date_to"].isoformat(),
+                "month_to": last.isoformat(),
+            },
+            "previous": {
+                "from": previous[0].isoformat(),
+                "to": before["date_to"].isoformat(),
+            },
+            "refreshed_at": refreshed or False,
+            "currency_id": self.env.company.currency_id.id,
+            "kpis": {
+                key: {"value": value, "previous": before.get(key)}
+                for key, value in period.items()
+                if isinstance(value, int | float) and key != "months"
+            },
+            "series": period["series"],
+            "tiers": [
+                {
+                    "tier_id": tier_id or False,
+                    "name": tier_names.get(tier_id) or _("No tier"),
+                    "members": n,
+                    "share": _pct(n, total),
+                }
+                for tier_id, n in period["tiers"]
+            ],
+            "stores": self._loyalty_stores(first, last),
+            "payback": dict(
+                inputs,
+                point_value=program.point_value or 1.0,
+                extra_revenue=payback["extra_revenue"],
+                extra_profit=payback["extra_profit"],
+                points_cost=payback["points_cost"],
+                net_monthly=payback["net_monthly"],
+                payback_months=payback["payback_months"] or False,
+            ),
         }
+
+    @api.model
+    def _loyalty_roi_inputs(self, program, roi):
+        inputs = {
+            "setup_cost": program.roi_setup_cost,
+            "monthly_cost": program.roi_monthly_cost,
+            "margin": program.roi_margin if program else 100.0,
+        }
+        for key, value in roi.items():
+            if key not in inputs:
+                raise UserError(_("Unknown payback input %(key)s.", key=key))
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UserError(_("Payback inputs are numbers."))
+            limit = 100 if key == "margin" else MAX_MONEY
+            if not 0 <= value <= limit:
+                labels = {
+                    "setup_cost": _("Set-up cost"),
+                    "monthly_cost": _("Monthly running cost"),
+                    "margin": _("Gross margin, %"),
+                }
+                shown = f"{limit:,}".replace(",", "\N{NO-BREAK SPACE}")
+                raise UserError(
+                    _(
+                        "%(input)s must be between 0 and %(limit)s.",
+                        input=labels[key],
+                        limit=shown,
+                    )
+                )
+            inputs[key] = float(value)
+        return inputs
+
+    @api.model
+    def get_report_action(self, report, date_from, date_to, extra=None):
+        """The report behind a figure, filtered on the period (drill-down).
+
+        ``extra``: ``{"pos_config_id": id}`` or ``{"team_id": id}`` or
+        ``{"tier_id": id}`` narrows it to a store, team or tier.
+        """
+        self.env["loyalty.analytics"]._check_manager()
+        first, last = self._month_range(date_from, date_to)
+        start = fields.Datetime.to_string(first)
+        end = fields.Datetime.to_string(_add_months(last, 1))
+        period = [("date", ">=", start), ("date", "<", end)]
+        extra = extra or {}
+        reports = {
+            "purchases": ("loyalty_crm.loyalty_purchase_report_action", period, {}),
+            "member_purchases": (
+                "loyalty_crm.loyalty_purchase_report_action",
+                period + [("customer_type", "=", "member")],
+                {},
+            ),
+            "active_members": (
+                "loyalty_crm.loyalty_purchase_report_action",
+                period + [("customer_type", "=", "member")],
+                {"group_by": ["partner_id"]},
+            ),
+            "points": ("loyalty_crm.loyalty_points_report_action", period, {}),
+            "liability": (
+                "loyalty_crm.loyalty_points_report_action",
+                [("date", "<", end)],
+                {},
+            ),
+            "members": ("loyalty_crm.loyalty_member_report_action", [], {}),
+            "new_members": (
+                "loyalty_crm.loyalty_member_report_action",
+                [("member_since", ">=", start), ("member_since", "<", end)],
+                {},
+            ),
+            "tiers": (
+                "loyalty_crm.loyalty_member_report_action",
+                [],
+                {"group_by": ["tier_id"]},
+            ),
+        }
+        if report not in reports:
+            raise UserError(_("Unknown report %(report)s.", report=report))
+        xmlid, domain, context = reports[report]
+        for key in ("pos_config_id", "team_id", "tier_id"):
+            if extra.get(key) is not None:
+                value = extra[key]
+                if value is not False and (
+                    isinstance(value, bool) or not isinstance(value, int)
+                ):
+                    raise UserError(_("Unknown filter %(key)s.", key=key))
+                domain = domain + [(key, "=", value)]
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        action["domain"] = domain
+        action["context"] = dict(context, create=False)
+        return action

@@ -63,6 +63,7 @@ class LoyaltyDashboard(models.TransientModel):
     @api.model
     def _loyalty_demo_generate(self, seed=20240601, members=200, non_members=60):  # noqa: C901
         rng = random.Random(seed)
+        consent_rng = random.Random(seed + 1)
         env = self.env(context=dict(self.env.context, tracking_disable=True,
                                     loyalty_no_mail=True, mail_create_nolog=True,
                                     mail_notrack=True))  # fmt: skip
@@ -196,7 +197,9 @@ class LoyaltyDashboard(models.TransientModel):
                 else rng.randint(5, HISTORY_DAYS - 60)
             )
             joined[partner.id] = today - timedelta(days=days_ago)
-            partner._loyalty_enrol()
+            # most of a real base agrees to offers at enrolment (own stream:
+            # the rest of the story does not change)
+            partner._loyalty_enrol(consent=consent_rng.random() < 0.8)
         cards = {p.id: p.loyalty_card_id for p in member_partners}
         # the loyal fifth: they buy more often and more at a time
         loyal = set(rng.sample(member_partners.ids, members // 5))
@@ -484,3 +487,39 @@ class LoyaltyDashboard(models.TransientModel):
         self.env["loyalty.ledger"].invalidate_model(
             ["date", "available_date", "expiry_date"]
         )
+
+    @api.model
+    def _loyalty_demo_campaign_sent_ago(self, campaign_xmlid, days):
+        """Date a sent demo campaign ``days`` back, so that its results show
+        what the members bought after it (conversion against the control
+        group) instead of a campaign sent a second ago."""
+        campaign = self.env.ref(campaign_xmlid)
+        self.env.flush_all()
+        when = fields.Datetime.subtract(fields.Datetime.now(), days=days)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE loyalty_campaign_occurrence SET date = %s"
+                " WHERE campaign_id = %s",
+                when,
+                campaign.id,
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                "UPDATE mailing_trace"
+                " SET create_date = %(when)s, sent_datetime = %(when)s"
+                " WHERE mass_mailing_id IN %(mailings)s",
+                when=when,
+                mailings=tuple(campaign.mailing_ids.ids) or (0,),
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                "UPDATE mailing_mailing SET sent_date = %s WHERE id IN %s",
+                when,
+                tuple(campaign.mailing_ids.ids) or (0,),
+            )
+        )
+        campaign.write({"trigger_since": when})
+        self.env.invalidate_all()
+        return True

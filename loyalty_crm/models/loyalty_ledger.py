@@ -6,6 +6,7 @@ is the only code path that changes it, under a row lock on the card.
 """
 
 import logging
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -26,11 +27,13 @@ ENTRY_TYPES = [
     ("bonus", "Bonus"),
     ("debt", "Debt"),
     ("repayment", "Debt Repayment"),
+    ("opening", "Opening balance"),
 ]
 # Sign each type's points must have (None: either).
 ENTRY_SIGN = {
     "accrual": 1,
     "bonus": 1,
+    "opening": 1,  # a balance brought over from a previous system (import)
     "redemption": -1,
     "expiry": -1,
     "adjustment": None,
@@ -981,13 +984,158 @@ class LoyaltyLedger(models.Model):
         return [(card_id, points, float(total)) for card_id, points, total in rows]
 
     @api.model
-    def _cron_reconcile(self):
-        mismatches = self._loyalty_find_mismatches()
-        for card_id, points, total in mismatches:
-            _logger.error(
-                "Bonus card %s holds %s points but its ledger sums to %s",
-                card_id,
-                points,
-                total,
+    def _loyalty_check_invariants(self):
+        """What must always hold in the ledger, one SQL query per invariant.
+
+        Returns ``{invariant: rows}`` for the invariants that are broken (an
+        empty dict when all hold):
+
+        - ``balance_mismatch``: ``(card_id, card_points, ledger_points)``, a
+          bonus card whose ``points`` differ from the sum of its ledger;
+        - ``negative_balance``: ``(card_id, ledger_points)``, a bonus card whose
+          ledger sums (available, posted and reserved points) below zero;
+        - ``lot_without_expiry``: ``(entry_id, card_id, entry_type, points)``,
+          on a program whose points expire, an entry adding points (pending,
+          available or posted) without an expiry date: points that would never
+          expire;
+        - ``stale_reservation``: ``(entry_id, card_id, date)``, points reserved
+          for a till's order more than a day ago and still neither paid nor
+          released;
+        - ``reservation_after_session``: ``(entry_id, card_id, session_id)``,
+          points still reserved by a till session that is closed;
+        - ``debt_mismatch``: ``(card_id, card_debt, ledger_debt)``, a card whose
+          points owed differ from its debt and repayment entries;
+        - ``unattributed_partner_entry``: ``(entry_id, card_id, partner_id)``, an
+          entry the settlement counts that a coalition partner's key caused (its
+          API user posted it, or it corrects one of the partner's entries) and
+          that does not name the partner.
+        """
+        self.env.flush_all()
+        found = {"balance_mismatch": self._loyalty_find_mismatches()}
+        found["negative_balance"] = [
+            (card_id, float(total))
+            for card_id, total in self.env.execute_query(
+                SQL(
+                    """
+                SELECT l.card_id, SUM(l.points)
+                  FROM loyalty_ledger l
+                  JOIN loyalty_program p ON p.id = l.program_id AND p.is_bonus_program
+                 WHERE l.state IN %s
+              GROUP BY l.card_id
+                HAVING ROUND(SUM(l.points)::numeric, 2) < 0
+                    """,
+                    BALANCE_STATES,
+                )
             )
-        return mismatches
+        ]
+        found["lot_without_expiry"] = [
+            (entry_id, card_id, entry_type, float(points))
+            for entry_id, card_id, entry_type, points in self.env.execute_query(
+                SQL(
+                    """
+                SELECT l.id, l.card_id, l.entry_type, l.points
+                  FROM loyalty_ledger l
+                  JOIN loyalty_program p ON p.id = l.program_id AND p.is_bonus_program
+                 WHERE p.points_lifetime <> 'none' AND l.points > 0
+                   AND l.state IN %s AND l.expiry_date IS NULL
+              ORDER BY l.id
+                    """,
+                    (*BALANCE_STATES, "pending"),
+                )
+            )
+        ]
+        found["stale_reservation"] = self.env.execute_query(
+            SQL(
+                """
+                SELECT l.id, l.card_id, l.date
+                  FROM loyalty_ledger l
+                 WHERE l.state = 'reserved' AND l.date < %s
+              ORDER BY l.id
+                """,
+                fields.Datetime.now() - timedelta(days=1),
+            )
+        )
+        found["reservation_after_session"] = self.env.execute_query(
+            SQL(
+                """
+                SELECT l.id, l.card_id, l.pos_session_id
+                  FROM loyalty_ledger l
+                  JOIN pos_session s ON s.id = l.pos_session_id
+                 WHERE l.state = 'reserved' AND s.state = 'closed'
+              ORDER BY l.id
+                """
+            )
+        )
+        found["debt_mismatch"] = [
+            (card_id, float(debt), float(ledger))
+            for card_id, debt, ledger in self.env.execute_query(
+                SQL(
+                    """
+                SELECT c.id, COALESCE(c.loyalty_debt, 0), COALESCE(d.owed, 0)
+                  FROM loyalty_card c
+             LEFT JOIN (SELECT card_id,
+                               COALESCE(-SUM(points) FILTER (
+                                   WHERE entry_type = 'debt'), 0)
+                               + COALESCE(SUM(points) FILTER (
+                                   WHERE entry_type = 'repayment'
+                                     AND state IN %s), 0) AS owed
+                          FROM loyalty_ledger
+                         WHERE entry_type IN ('debt', 'repayment')
+                      GROUP BY card_id) d ON d.card_id = c.id
+                 WHERE ROUND(COALESCE(c.loyalty_debt, 0)::numeric, 2)
+                       <> ROUND(COALESCE(d.owed, 0)::numeric, 2)
+                    """,
+                    BALANCE_STATES,
+                )
+            )
+        ]
+        found["unattributed_partner_entry"] = self.env.execute_query(
+            SQL(
+                """
+                SELECT l.id, l.card_id, COALESCE(cp.id, c.coalition_partner_id)
+                  FROM loyalty_ledger l
+             LEFT JOIN loyalty_coalition_partner cp ON cp.user_id = l.user_id
+             LEFT JOIN loyalty_ledger c ON c.id = l.counterpart_id
+                 WHERE l.coalition_partner_id IS NULL
+                   -- what the settlement counts (moves inside a card are not)
+                   AND l.entry_type NOT IN ('transfer', 'repayment', 'expiry')
+                   AND (cp.id IS NOT NULL
+                        OR (c.coalition_partner_id IS NOT NULL
+                            AND l.entry_type IN ('reversal', 'debt')))
+              ORDER BY l.id
+                """
+            )
+        )
+        return {name: rows for name, rows in found.items() if rows}
+
+    @api.model
+    def _cron_reconcile(self):
+        """Nightly: check the ledger's invariants and log every breach as an error
+        (at most 100 lines per invariant). Returns what
+        :meth:`_loyalty_check_invariants` found."""
+        found = self._loyalty_check_invariants()
+        messages = {
+            "balance_mismatch": "Bonus card %s holds %s points but its ledger sums "
+            "to %s",
+            "negative_balance": "Bonus card %s: its ledger sums to %s points, below "
+            "zero",
+            "lot_without_expiry": "Ledger entry %s (card %s, %s of %s points) adds "
+            "points without an expiry date on a program whose points expire",
+            "stale_reservation": "Ledger entry %s reserves points of card %s since "
+            "%s: neither paid nor released",
+            "reservation_after_session": "Ledger entry %s reserves points of card "
+            "%s for till session %s, which is closed",
+            "debt_mismatch": "Bonus card %s owes %s points but its ledger says %s",
+            "unattributed_partner_entry": "Ledger entry %s (card %s) was caused by "
+            "coalition partner %s but is not attributed to it",
+        }
+        for name, rows in found.items():
+            for row in rows[:100]:
+                _logger.error(messages[name], *row)
+            if len(rows) > 100:
+                _logger.error(
+                    "Ledger invariant %s: %s more breaches not listed",
+                    name,
+                    len(rows) - 100,
+                )
+        return found

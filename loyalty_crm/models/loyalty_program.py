@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import date_utils
 
 
@@ -135,6 +135,13 @@ class LoyaltyProgram(models.Model):
         digits=(16, 2),
         help="A member starts spending points once the balance reaches this number.",
     )
+    spend_otp = fields.Boolean(
+        string="Spending by Phone Needs an SMS Code",
+        default=True,
+        help="When the member is found by phone number (no card scanned, or the "
+        "API is given the phone), spending points needs the one-time code sent by "
+        "SMS to that phone. Earning never does.",
+    )
 
     # ------------------------------------------------------------ payback inputs
     roi_setup_cost = fields.Monetary(
@@ -222,6 +229,53 @@ class LoyaltyProgram(models.Model):
                 raise ValidationError(
                     _("A bonus program must be of type Loyalty Cards.")
                 )
+
+    # ------------------------------------------------------------ who configures
+    @api.model
+    def _loyalty_check_config_access(self, bonus):
+        """Only Loyalty Managers configure a bonus program, its rules and rewards.
+
+        Odoo's pos_loyalty and sale_loyalty let POS and Sales managers write
+        every loyalty program: for a bonus program (``bonus`` true) this is
+        refused to anyone but a Loyalty Manager.
+        """
+        if (
+            bonus
+            and not self.env.su
+            and not self.env.user.has_group("loyalty_crm.group_loyalty_manager")
+        ):
+            raise AccessError(
+                _(
+                    "Only a Loyalty Manager can change the bonus program, its "
+                    "earning rules and its rewards."
+                )
+            )
+
+    @api.model
+    def _loyalty_is_bonus_vals(self, vals):
+        """Whether ``vals`` (of a rule or reward) put it in a bonus program."""
+        program_id = vals.get("program_id")
+        return bool(
+            program_id and self.sudo().browse(program_id).exists().is_bonus_program
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._loyalty_check_config_access(
+            any(vals.get("is_bonus_program") for vals in vals_list)
+        )
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._loyalty_check_config_access(
+            bool(vals.get("is_bonus_program"))
+            or any(self.sudo().mapped("is_bonus_program"))
+        )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_bonus_program_by_others(self):
+        self._loyalty_check_config_access(any(self.sudo().mapped("is_bonus_program")))
 
     @api.model
     def _get_bonus_program(self, company=None):

@@ -7,31 +7,25 @@
   issued / spent / expired / adjusted columns (points issued and spent by month).
 * ``loyalty.member.report``: one row per member, the portrait (age group,
   gender, marital status, city, tier, home store, acquisition source), spend
-  and purchases over the last 12 months, the spend segment (top 20 %) and the
-  number of promotions taken part in.
+  and purchases over the last 365 days and the spend segment (top 20 %: RFM
+  monetary score 5) as the nightly RFM job stored them, and the number of
+  promotions taken part in.
 
-They read the base tables directly, so they are always up to date; the
-dashboard (:mod:`.loyalty_dashboard`) runs its own date-filtered queries.
+Purchases come from the one definition (:mod:`.loyalty_purchase`); members are
+the partners with a bonus card today (``loyalty_is_member``), active, as on the
+dashboard (:mod:`.loyalty_kpi`).
 """
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
-# States of a purchase that counts (POS: paid, posted, invoiced; Sales: confirmed).
-POS_DONE_STATES = ("paid", "done", "invoiced")
-SALE_DONE_STATES = ("sale", "done")
+from .loyalty_ledger import ENTRY_TYPES
+from .loyalty_purchase import AGE_GROUPS, age_group_sql
+
 # Bonus entries that are not promotions: their idempotency key prefixes.
 NON_PROMO_KEYS = ("res.partner/%", "referral/%")
-
-AGE_GROUPS = [
-    ("under_25", "Under 25"),
-    ("25_34", "25-34"),
-    ("35_44", "35-44"),
-    ("45_54", "45-54"),
-    ("55_plus", "55 and over"),
-    ("unknown", "Not given"),
-]
+CUSTOMER_TYPES = [("member", "Members"), ("other", "Non-members")]
 GENDERS = [("male", "Male"), ("female", "Female"), ("other", "Other")]
 MARITAL_STATUSES = [
     ("single", "Single"),
@@ -40,86 +34,6 @@ MARITAL_STATUSES = [
     ("widowed", "Widowed"),
 ]
 SEGMENTS = [("top", "Top 20 % by spend"), ("other", "Other members")]
-
-
-def member_since_sql():
-    """``(partner_id, since)``: when each customer first got a bonus card."""
-    return SQL(
-        """
-        SELECT c.partner_id, MIN(c.create_date) AS since
-          FROM loyalty_card c
-         WHERE c.is_bonus_card AND c.partner_id IS NOT NULL
-      GROUP BY c.partner_id
-        """
-    )
-
-
-def purchases_sql(with_points=True):
-    """Every purchase: POS orders paid and sale orders confirmed (refunds left out).
-
-    Columns: id, channel, res_model, res_id, name, date, company_id, partner_id
-    (the commercial partner; NULL for an anonymous POS sale), pos_config_id,
-    team_id, amount (tax included), is_member (the customer had a bonus card on
-    the day of the purchase), points_earned, points_spent (0 without
-    ``with_points``: cheaper when they are not needed).
-    """
-    if not with_points:
-        return SQL(
-            "SELECT * FROM (%s) pu0",
-            SQL(
-                _PURCHASES,
-                pos_ledger=SQL("0 AS points_earned, 0 AS points_spent"),
-                sale_ledger=SQL("0, 0"),
-                since=member_since_sql(),
-                pos_states=POS_DONE_STATES,
-                sale_states=SALE_DONE_STATES,
-            ),
-        )
-    ledger = """
-        (SELECT COALESCE(SUM(l.points), 0) FROM loyalty_ledger l
-          WHERE l.res_id = o.id AND l.res_model = %(model)s
-            AND l.entry_type = 'accrual' AND l.state <> 'cancelled')
-            AS points_earned,
-        (SELECT COALESCE(-SUM(l.points), 0) FROM loyalty_ledger l
-          WHERE l.res_id = o.id AND l.res_model = %(model)s
-            AND l.entry_type = 'redemption' AND l.state <> 'cancelled')
-            AS points_spent
-    """
-    return SQL(
-        _PURCHASES,
-        pos_ledger=SQL(ledger, model="pos.order"),
-        sale_ledger=SQL(ledger, model="sale.order"),
-        since=member_since_sql(),
-        pos_states=POS_DONE_STATES,
-        sale_states=SALE_DONE_STATES,
-    )
-
-
-_PURCHASES = """
-        SELECT o.id * 2 AS id, 'pos' AS channel, 'pos.order' AS res_model,
-               o.id AS res_id, o.name, o.date_order AS date, o.company_id,
-               cp.id AS partner_id, o.config_id AS pos_config_id,
-               NULL::integer AS team_id, o.amount_total AS amount,
-               COALESCE(cp.loyalty_is_member
-                        AND m.since::date <= o.date_order::date, FALSE) AS is_member,
-               %(pos_ledger)s
-          FROM pos_order o
-     LEFT JOIN res_partner p ON p.id = o.partner_id
-     LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
-     LEFT JOIN (%(since)s) m ON m.partner_id = cp.id
-         WHERE o.state IN %(pos_states)s AND o.amount_total > 0
-     UNION ALL
-        SELECT o.id * 2 + 1, 'sale', 'sale.order', o.id, o.name, o.date_order,
-               o.company_id, cp.id, NULL::integer, o.team_id, o.amount_total,
-               COALESCE(cp.loyalty_is_member
-                        AND m.since::date <= o.date_order::date, FALSE),
-               %(sale_ledger)s
-          FROM sale_order o
-          JOIN res_partner p ON p.id = o.partner_id
-          JOIN res_partner cp ON cp.id = p.commercial_partner_id
-     LEFT JOIN (%(since)s) m ON m.partner_id = cp.id
-         WHERE o.state IN %(sale_states)s AND o.amount_total > 0
-"""
 
 
 class LoyaltyPurchaseReport(models.Model):
@@ -138,7 +52,11 @@ class LoyaltyPurchaseReport(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     pos_config_id = fields.Many2one("pos.config", string="Store", readonly=True)
     team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
-    is_member = fields.Boolean(string="Member Purchase", readonly=True)
+    customer_type = fields.Selection(
+        CUSTOMER_TYPES,
+        readonly=True,
+        help="Members: the customer had a bonus card on the day of the purchase.",
+    )
     amount = fields.Float(string="Revenue", readonly=True, digits=(16, 2))
     average_check = fields.Float(readonly=True, aggregator="avg", digits=(16, 2))
     order_count = fields.Integer(string="Purchases", readonly=True)
@@ -151,13 +69,23 @@ class LoyaltyPurchaseReport(models.Model):
         return SQL(
             """
             SELECT pu.id, pu.channel, pu.name, pu.date, pu.company_id, pu.partner_id,
-                   pu.pos_config_id, pu.team_id, pu.is_member, pu.amount,
-                   pu.amount AS average_check, 1 AS order_count,
-                   pu.points_earned, pu.points_spent,
-                   pu.points_spent > 0 AS with_points
-              FROM (%s) pu
-            """,
-            purchases_sql(),
+                   pu.pos_config_id, pu.team_id,
+                   CASE WHEN pu.is_member THEN 'member' ELSE 'other' END
+                       AS customer_type,
+                   pu.amount, pu.amount AS average_check, 1 AS order_count,
+                   pts.earned AS points_earned, pts.spent AS points_spent,
+                   pts.spent > 0 AS with_points
+              FROM loyalty_purchase pu
+         CROSS JOIN LATERAL (
+                   SELECT COALESCE(SUM(l.points) FILTER (
+                              WHERE l.entry_type = 'accrual'), 0) AS earned,
+                          COALESCE(-SUM(l.points) FILTER (
+                              WHERE l.entry_type = 'redemption'), 0) AS spent
+                     FROM loyalty_ledger l
+                    WHERE l.res_id = pu.res_id AND l.res_model = pu.res_model
+                      AND l.state <> 'cancelled'
+                   ) pts
+            """
         )
 
 
@@ -170,15 +98,7 @@ class LoyaltyPointsReport(models.Model):
 
     date = fields.Datetime(readonly=True)
     entry_type = fields.Selection(
-        [
-            ("accrual", "Accrual"),
-            ("redemption", "Redemption"),
-            ("expiry", "Expiry"),
-            ("adjustment", "Adjustment"),
-            ("transfer", "Transfer"),
-            ("reversal", "Reversal"),
-            ("bonus", "Bonus"),
-        ],
+        ENTRY_TYPES,
         string="Type",
         readonly=True,
     )
@@ -278,18 +198,18 @@ class LoyaltyMemberReport(models.Model):
         SEGMENTS,
         readonly=True,
         help="Top 20 %: the fifth of the members who spent the most over the "
-        "last 12 months.",
+        "last 365 days (monetary score 5 of the nightly RFM job).",
     )
     spend = fields.Float(
-        string="Spend (12 months)", readonly=True, digits=(16, 2), aggregator="sum"
+        string="Spend (365 Days)", readonly=True, digits=(16, 2), aggregator="sum"
     )
     average_spend = fields.Float(
-        string="Average Spend (12 months)",
+        string="Average Spend (365 Days)",
         readonly=True,
         digits=(16, 2),
         aggregator="avg",
     )
-    purchase_count = fields.Integer(string="Purchases (12 months)", readonly=True)
+    purchase_count = fields.Integer(string="Purchases (365 Days)", readonly=True)
     member_count = fields.Integer(string="Members", readonly=True)
     promo_count = fields.Integer(
         string="Promotions Taken Part In",
@@ -331,56 +251,35 @@ class LoyaltyMemberReport(models.Model):
     def _table_query(self):
         return SQL(
             """
-            WITH spend AS (
-                SELECT pu.partner_id, SUM(pu.amount) AS spend, COUNT(*) AS purchases
-                  FROM (%(purchases)s) pu
-                 WHERE pu.is_member
-                   AND pu.date >= (now() AT TIME ZONE 'UTC') - interval '12 months'
-              GROUP BY pu.partner_id
-            ), promo AS (
+            WITH promo AS (
                 SELECT pa.partner_id, SUM(pa.promos) AS promos
                   FROM (%(promo)s) pa
               GROUP BY pa.partner_id
-            ), base AS (
-                SELECT p.id AS partner_id, c.company_id, m.since AS member_since,
-                       CASE
-                         WHEN p.loyalty_birthdate IS NULL THEN 'unknown'
-                         WHEN age(p.loyalty_birthdate) < interval '25 years'
-                           THEN 'under_25'
-                         WHEN age(p.loyalty_birthdate) < interval '35 years'
-                           THEN '25_34'
-                         WHEN age(p.loyalty_birthdate) < interval '45 years'
-                           THEN '35_44'
-                         WHEN age(p.loyalty_birthdate) < interval '55 years'
-                           THEN '45_54'
-                         ELSE '55_plus'
-                       END AS age_group,
-                       p.loyalty_gender AS gender,
-                       p.loyalty_marital_status AS marital_status,
-                       p.city, p.loyalty_tier_id AS tier_id,
-                       p.loyalty_home_store_id AS home_store_id,
-                       p.loyalty_source_id AS source_id,
-                       COALESCE(s.spend, 0) AS spend,
-                       COALESCE(s.purchases, 0) AS purchase_count,
-                       COALESCE(pm.promos, 0) AS promo_count,
-                       COALESCE(c.points, 0) AS points,
-                       COALESCE(c.points, 0) * COALESCE(pr.point_value, 1)
-                           AS liability
-                  FROM res_partner p
-                  JOIN loyalty_card c ON c.id = p.loyalty_card_id
-             LEFT JOIN loyalty_program pr ON pr.id = c.program_id
-             LEFT JOIN (%(since)s) m ON m.partner_id = p.id
-             LEFT JOIN spend s ON s.partner_id = p.id
-             LEFT JOIN promo pm ON pm.partner_id = p.id
-                 WHERE p.loyalty_is_member AND p.active
             )
-            SELECT b.partner_id AS id, b.*, b.spend AS average_spend, 1 AS member_count,
-                   CASE WHEN b.spend > 0 AND percent_rank() OVER (
-                            ORDER BY b.spend DESC, b.partner_id) < 0.2
-                        THEN 'top' ELSE 'other' END AS segment
-              FROM base b
+            SELECT p.id, p.id AS partner_id, c.company_id,
+                   p.loyalty_member_since AS member_since,
+                   %(age)s AS age_group,
+                   p.loyalty_gender AS gender,
+                   p.loyalty_marital_status AS marital_status,
+                   p.city, p.loyalty_tier_id AS tier_id,
+                   p.loyalty_home_store_id AS home_store_id,
+                   p.loyalty_source_id AS source_id,
+                   COALESCE(p.loyalty_revenue_365d, 0) AS spend,
+                   COALESCE(p.loyalty_revenue_365d, 0) AS average_spend,
+                   COALESCE(p.loyalty_orders_365d, 0) AS purchase_count,
+                   1 AS member_count,
+                   COALESCE(pm.promos, 0) AS promo_count,
+                   COALESCE(c.points, 0) AS points,
+                   COALESCE(c.points, 0) * COALESCE(pr.point_value, 1) AS liability,
+                   CASE WHEN p.loyalty_rfm_monetary = 5 THEN 'top' ELSE 'other' END
+                       AS segment
+              FROM res_partner p
+              JOIN loyalty_card c ON c.id = p.loyalty_card_id
+         LEFT JOIN loyalty_program pr ON pr.id = c.program_id
+         LEFT JOIN promo pm ON pm.partner_id = p.id
+             WHERE p.loyalty_is_member AND p.active
+               AND p.loyalty_member_since IS NOT NULL
             """,
-            purchases=purchases_sql(),
             promo=self._promo_participation_sql(),
-            since=member_since_sql(),
+            age=age_group_sql(SQL("p.loyalty_birthdate")),
         )

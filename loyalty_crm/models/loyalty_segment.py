@@ -12,7 +12,10 @@ SCORES = [(str(n), str(n)) for n in range(1, 6)]
 
 def _partner_selection(field_name):
     def selection(self):
-        return self.env["res.partner"]._fields[field_name].selection
+        # the labels in the user's language (a callable selection is not
+        # translated by the ORM, the contact's field is)
+        field = self.env["res.partner"]._fields[field_name]
+        return field._description_selection(self.env)
 
     return selection
 
@@ -187,7 +190,7 @@ class LoyaltySegment(models.Model):
             ("category_ids", "loyalty_preferred_categ_ids"),
         ):
             if self[name]:
-                domain.append((field, "in", self[name].ids))
+                domain.append((field, "in", self[name]._origin.ids))
         return domain
 
     def _behaviour_domain(self):
@@ -219,7 +222,7 @@ class LoyaltySegment(models.Model):
             domain.append((f"loyalty_orders_{period}d", ">=", self.purchase_count_min))
         if self.campaign_ids:
             received = [
-                ("campaign_id", "in", self.campaign_ids.ids),
+                ("campaign_id", "in", self.campaign_ids._origin.ids),
                 ("state", "=", "sent"),
             ]
             operator = (
@@ -233,12 +236,12 @@ class LoyaltySegment(models.Model):
         return self._build_domain()
 
     @api.depends("domain")
+    @api.depends("domain")
     def _compute_member_count(self):
+        # also while the marketer edits the conditions, before saving
         Partner = self.env["res.partner"]
         for segment in self:
-            segment.member_count = (
-                Partner.search_count(segment._build_domain()) if segment.id else 0
-            )
+            segment.member_count = Partner.search_count(segment._build_domain())
 
     def action_preview(self):
         """The segment's members, as a list."""

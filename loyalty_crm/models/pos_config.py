@@ -220,7 +220,9 @@ class PosConfig(models.Model):
             )
         return held
 
-    def loyalty_crm_reserve(self, order_uuid, partner_id, points, order_amount):
+    def loyalty_crm_reserve(
+        self, order_uuid, partner_id, points, order_amount, identification=None
+    ):
         """Hold ``points`` of the member's card for the order ``order_uuid``.
 
         The points leave the balance at once (a ``reserved`` ledger entry, under
@@ -231,6 +233,8 @@ class PosConfig(models.Model):
         timeout or when the session closes. Returns the discount to put on the
         order. ``order_amount`` only bounds the reservation: the cap is checked
         again, on the server's own amounts, when the order syncs.
+        ``identification`` (``{"card": scanned code}`` or ``{"otp_id", "code"}``):
+        see ``loyalty.otp``; a member found by phone confirms with an SMS code.
         """
         self._loyalty_pos_check_access()
         if not isinstance(order_uuid, str) or not 0 < len(order_uuid) <= UUID_MAX:
@@ -244,6 +248,10 @@ class PosConfig(models.Model):
             )
         Ledger = self.env["loyalty.ledger"]
         try:
+            if points > 0:  # outside the savepoint: a wrong code costs an attempt
+                self.env["loyalty.otp"]._loyalty_check_spend(
+                    self._loyalty_pos_card_of(partner_id), identification, order_uuid
+                )
             with self.env.cr.savepoint():
                 if not self.current_session_id:
                     raise LoyaltyError(
@@ -305,3 +313,13 @@ class PosConfig(models.Model):
         self.env["loyalty.ledger"]._lock_cards(held.card_id)
         held.write({"state": "cancelled"})
         return {"ok": True, "released": -sum(held.mapped("points"))}
+
+    def loyalty_crm_otp_request(self, partner_id):
+        """Send the member found by phone the SMS code that confirms spending."""
+        self._loyalty_pos_check_access()
+        try:
+            card = self._loyalty_pos_card_of(partner_id)
+            otp = self.env["loyalty.otp"]._loyalty_request(card, "pos")
+        except LoyaltyError as error:
+            return self._loyalty_pos_refusal(error)
+        return dict(otp._loyalty_public(), ok=True)

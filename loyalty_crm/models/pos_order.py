@@ -67,7 +67,34 @@ class PosOrder(models.Model):
         groups="loyalty_crm.group_loyalty_manager",
     )
 
+    loyalty_crm_points_pending_date = fields.Date(
+        string="Points Available On",
+        compute="_compute_loyalty_crm_points_pending_date",
+        help="The points this order earned are pending (the return window) "
+        "until this date.",
+    )
+
     # ------------------------------------------------------------ computes
+    def _compute_loyalty_crm_points_pending_date(self):
+        keyed = self.filtered(lambda o: o.uuid and UUID_RE.match(o.uuid))
+        dates = {}
+        if keyed:
+            domain = [
+                ("entry_type", "=", "accrual"),
+                ("state", "=", "pending"),
+            ] + ["|"] * (len(keyed) - 1)
+            domain += [
+                ("idempotency_key", "=like", f"pos.order/{order.uuid}/%")
+                for order in keyed
+            ]
+            for entry in self.env["loyalty.ledger"].sudo().search(domain):
+                uuid = entry.idempotency_key.split("/")[1]
+                dates[uuid] = max(
+                    dates.get(uuid, entry.available_date), entry.available_date
+                )
+        for order in self:
+            order.loyalty_crm_points_pending_date = dates.get(order.uuid, False)
+
     def _compute_loyalty_crm_points(self):
         uuids = [o.uuid for o in self if o.uuid]
         entries = self.env["loyalty.ledger"]

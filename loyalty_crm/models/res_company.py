@@ -1,4 +1,5 @@
 from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
 
 
 class ResCompany(models.Model):
@@ -61,6 +62,7 @@ class ResCompany(models.Model):
         ``loyalty_crm.loyalty_program_bonus_main`` (for demo data and tests).
         """
         self.sudo().search([])._loyalty_ensure_bonus_program()
+        self._loyalty_name_points_discount()
         main = self.env.ref("base.main_company", raise_if_not_found=False)
         if main and not self.env.ref(
             "loyalty_crm.loyalty_program_bonus_main", raise_if_not_found=False
@@ -103,9 +105,30 @@ class ResCompany(models.Model):
             "minimum_qty": 0,
         }
 
+    @api.model
+    def _loyalty_name_points_discount(self):
+        """The points discount reads "Paid with points" on the till, the order
+        and the receipt (in every installed language), not Odoo's generated
+        "$ 1 per point on your order"."""
+        rewards = (
+            self.env["loyalty.program"]
+            .sudo()
+            .search([("is_bonus_program", "=", True)])
+            .reward_ids.filtered(lambda r: r.reward_type == "discount")
+        )
+        if not rewards:
+            return
+        for code, _name in self.env["res.lang"].get_installed():
+            env = self.with_context(lang=code).env
+            label = env._("Paid with points")
+            for reward in rewards.with_env(env):
+                if reward.description != label:
+                    reward.description = label
+
     def _loyalty_bonus_reward_values(self):
         return {
             "reward_type": "discount",
+            "description": self.env._("Paid with points"),
             "discount_mode": "per_point",
             "discount": 1.0,
             "required_points": 1,
@@ -130,3 +153,147 @@ class ResCompany(models.Model):
         default=9,
         help="... until this hour: SMS due at night are postponed to the morning.",
     )
+
+    # demo
+    @api.model
+    def _loyalty_demo_one_point_system(self):
+        """Demo: one point system on every screen. Odoo's own demo programs (a
+        "Loyalty Program" in the till and in Sales, coupons, promotions) are
+        archived, and the till sells the retailer's catalogue only, not Odoo's
+        demo furniture and bakery (the products made later by the demo are
+        put on the till by it)."""
+        self.env["loyalty.program"].search(
+            [("is_bonus_program", "=", False)]
+        ).action_archive()
+        on_till = self.env["product.template"].search([("available_in_pos", "=", True)])
+        # Odoo's demo combos (chairs, burgers) go, with their items: a product
+        # can't leave the till while a combo includes it
+        combos = on_till.filtered(lambda t: t.type == "combo")
+        combos.write({"available_in_pos": False, "active": False})
+        self.env["product.combo.item"].search(
+            [("product_id.product_tmpl_id", "in", on_till.ids)]
+        ).unlink()
+        (on_till - combos).available_in_pos = False
+        return True
+
+    @api.model
+    def _loyalty_demo_till_catalogue(self):
+        """Demo: the tills sell the retailer's catalogue, by its categories
+        (Платья, Обувь...), and nothing else."""
+        parent = self.env["product.category"].search(
+            [("name", "=", "Одежда и обувь")], limit=1
+        )
+        PosCategory = self.env["pos.category"]
+        till_categories = PosCategory
+        for categ in self.env["product.category"].search(
+            [("parent_id", "=", parent.id)], order="id"
+        ):
+            till_category = PosCategory.create({"name": categ.name})
+            self.env["product.template"].search(
+                [("categ_id", "=", categ.id), ("available_in_pos", "=", True)]
+            ).pos_categ_ids = till_category
+            till_categories |= till_category
+        xml_products = self.env["product.template"].search(
+            [("available_in_pos", "=", True), ("pos_categ_ids", "=", False)]
+        )
+        if xml_products:
+            new = PosCategory.create({"name": "Новая коллекция"})
+            xml_products.pos_categ_ids = new
+            till_categories |= new
+        # (a till with an open session keeps its settings: Odoo refuses them)
+        self.env["pos.config"].search([]).filtered(
+            lambda config: not config.session_ids.filtered(
+                lambda session: session.state != "closed"
+            )
+        ).write(
+            {
+                "limit_categories": True,
+                "iface_available_categ_ids": [Command.set(till_categories.ids)],
+            }
+        )
+        return True
+
+    def _loyalty_demo_company(self):
+        """The demo company is a Russian clothing retailer: its name, Moscow
+        address, time zone, roubles when the books allow it, Russian for its
+        people when Russian is installed, and a member who uses the portal."""
+        self.ensure_one()
+        russia = self.env.ref("base.ru", raise_if_not_found=False)
+        self.write(
+            {
+                "name": "ООО «Стиль»",
+                "street": "ул. Тверская, 12",
+                "city": "Москва",
+                "zip": "125009",
+                "country_id": russia.id if russia else False,
+                "phone": "+7 495 123-45-67",
+                "email": "info@stil.example.com",
+                "website": "https://stil.example.com",
+            }
+        )
+        self.partner_id.tz = "Europe/Moscow"
+        rub = self.env.ref("base.RUB", raise_if_not_found=False)
+        if rub and self.currency_id != rub:
+            rub.sudo().active = True
+            try:
+                with self.env.cr.savepoint():
+                    self.currency_id = rub
+            except UserError:
+                # Odoo's demo accounting is already booked in dollars
+                pass
+        if self.currency_id == rub:
+            pricelists = self.env["product.pricelist"].search(
+                [("company_id", "in", (False, self.id))]
+            )
+            pricelists.currency_id = rub
+            self.loyalty_bonus_program_id.currency_id = rub
+        russian = self.env["res.lang"]._lang_get("ru_RU")
+        if russian and russian.active:
+            (self.partner_id | self.env.ref("base.partner_admin")).lang = "ru_RU"
+        anna = self.env.ref("loyalty_crm.demo_member_anna", False)
+        if anna:
+            if russian and russian.active:
+                anna.lang = "ru_RU"
+            if not anna.user_ids:
+                self.env["res.users"].with_context(no_reset_password=True).create(
+                    {
+                        "login": "anna",
+                        "password": "anna",
+                        "partner_id": anna.id,
+                        "company_id": self.id,
+                        "company_ids": [Command.set(self.ids)],
+                        "groups_id": [
+                            Command.set([self.env.ref("base.group_portal").id])
+                        ],
+                    }
+                )
+        return True
+
+    @api.model
+    def _loyalty_name_acquisition_sources(self):
+        """Our UTM sources and medium in the language of the database's main
+        user (``utm.source.name`` is not translatable): a Russian retailer's
+        reports say "Магазин (касса)", not "Shop (POS)". Only names still at
+        their English default are renamed, so a user's own names stay."""
+        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
+        lang = admin.lang if admin else None
+        if not lang or lang == "en_US":
+            return
+        env = self.with_context(lang=lang).env
+        names = {
+            "utm_source_backoffice": ("Back office", env._("Back office")),
+            "utm_source_store": ("Shop (POS)", env._("Shop (POS)")),
+            "utm_source_portal": ("Website (portal)", env._("Website (portal)")),
+            "utm_source_api": ("Partner API", env._("Partner API")),
+            "utm_source_import": ("Import", env._("Import")),
+            "utm_source_referral": ("Referral", env._("Referral")),
+            "utm_medium_referral": ("Referral", env._("Referral")),
+            "utm_source_loyalty_campaign": (
+                "Loyalty campaign",
+                env._("Loyalty campaign"),
+            ),
+        }
+        for xmlid, (default, name) in names.items():
+            record = self.env.ref(f"loyalty_crm.{xmlid}", raise_if_not_found=False)
+            if record and record.name == default and name != default:
+                record.sudo().name = name

@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..tools import normalize_phone
+from ..tools import normalize_phone, phone_problem
 from .loyalty_card import USABLE_STATES
 
 # Questionnaire answers that make up the completeness score.
@@ -343,11 +343,16 @@ class ResPartner(models.Model):
             )
         )
         for phone, other_id in rows:
+            other = self.browse(other_id).sudo()
+            card = other.loyalty_card_id.code
             raise ValidationError(
                 _(
-                    "Phone %(phone)s already belongs to member %(member)s.",
+                    "Phone %(phone)s already belongs to member %(member)s "
+                    "(card %(card)s). Open that member (Loyalty > Members, search "
+                    "%(phone)s) instead of creating a second one.",
                     phone=phone,
-                    member=self.browse(other_id).sudo().display_name,
+                    member=other.display_name,
+                    card=card or "-",
                 )
             )
 
@@ -372,13 +377,20 @@ class ResPartner(models.Model):
                 try:
                     vals[name] = normalize_phone(vals[name], region)
                 except ValueError as error:
+                    reasons = {
+                        "too_short": _("too few digits"),
+                        "too_long": _("too many digits"),
+                        "not_a_number": _("it is not a phone number"),
+                        "invalid": _("no such number exists"),
+                    }
                     raise ValidationError(
                         _(
-                            "%(field)s: %(number)s is not a valid phone number "
-                            "(%(reason)s).",
+                            "%(field)s: %(number)s is not a valid phone number: "
+                            "%(reason)s. Type it like +7 916 123-45-67 or "
+                            "8 916 123-45-67.",
                             field=self._fields[name]._description_string(self.env),
                             number=vals[name],
-                            reason=str(error),
+                            reason=reasons[phone_problem(vals[name], region)],
                         )
                     ) from error
         return vals
@@ -393,7 +405,7 @@ class ResPartner(models.Model):
                 return True
             vals = self._loyalty_normalize_phones(vals)
         members = self.filtered("loyalty_is_member")
-        if members:
+        if members and not self.env.context.get("loyalty_erasure"):
             members._loyalty_check_required(vals)
         res = super().write(vals)
         if members and set(vals) & set(COMPLETENESS_FIELDS):
@@ -532,13 +544,8 @@ class ResPartner(models.Model):
             card_vals["code"] = card_code
         card = Card.with_context(loyalty_no_mail=True).create(card_vals)
         if consent is not None:
-            self.env["loyalty.consent"].create(
-                {
-                    "partner_id": self.id,
-                    "consent": "opt_in" if consent else "opt_out",
-                    "source": source,
-                    "company_id": program.company_id.id or self.env.company.id,
-                }
+            self.env["loyalty.consent"]._record(
+                self, bool(consent), source, company=program.company_id
             )
         self.message_post(
             body=_(
@@ -841,15 +848,23 @@ class ResPartner(models.Model):
         return action
 
     def action_loyalty_adjust(self):
+        """A signed change and a reason (never a new balance to type over)."""
         self.ensure_one()
-        return self.loyalty_card_id.action_loyalty_update_balance()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Adjust the Balance"),
+            "res_model": "loyalty.adjust.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.commercial_partner_id.id},
+        }
 
     def action_loyalty_record_consent(self):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
             "name": _("Record Consent"),
-            "res_model": "loyalty.consent",
+            "res_model": "loyalty.consent.wizard",
             "view_mode": "form",
             "target": "new",
             "context": {"default_partner_id": self.id},

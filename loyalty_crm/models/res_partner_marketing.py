@@ -4,30 +4,8 @@ and the acquisition channel recorded at enrolment."""
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
+from odoo.tools.sql import column_exists, create_column
 
-# Confirmed purchases of every channel: (partner_id, date, amount, category lines).
-PURCHASES_SQL = """
-    SELECT so.partner_id, so.date_order AS date, so.amount_total AS amount
-      FROM sale_order so
-     WHERE so.state = 'sale'
- UNION ALL
-    SELECT po.partner_id, po.date_order AS date, po.amount_total AS amount
-      FROM pos_order po
-     WHERE po.state IN ('paid', 'done', 'invoiced')
-"""
-PURCHASE_LINES_SQL = """
-    SELECT so.partner_id, so.date_order AS date, sol.product_id,
-           sol.price_subtotal AS amount
-      FROM sale_order_line sol
-      JOIN sale_order so ON so.id = sol.order_id
-     WHERE so.state = 'sale' AND sol.product_id IS NOT NULL
- UNION ALL
-    SELECT po.partner_id, po.date_order AS date, pol.product_id,
-           pol.price_subtotal AS amount
-      FROM pos_order_line pol
-      JOIN pos_order po ON po.id = pol.order_id
-     WHERE po.state IN ('paid', 'done', 'invoiced')
-"""
 # How the member enrolled -> default acquisition source (XML ids).
 ENROL_SOURCES = {
     "backoffice": "utm_source_backoffice",
@@ -92,9 +70,52 @@ class ResPartner(models.Model):
         help="The product categories the member spent most on over the last "
         "365 days (recomputed every night).",
     )
+    loyalty_member_since = fields.Datetime(
+        string="Member Since",
+        compute="_compute_loyalty_member_since",
+        store=True,
+        readonly=True,
+        index="btree_not_null",
+        help="When the customer's first bonus card was issued.",
+    )
     loyalty_campaign_occurrence_ids = fields.One2many(
         "loyalty.campaign.occurrence", "partner_id", string="Campaign Messages"
     )
+
+    def _auto_init(self):
+        # on a large base, fill the new column in one statement instead of
+        # computing it record by record
+        cr = self.env.cr
+        if not column_exists(cr, "res_partner", "loyalty_member_since"):
+            create_column(cr, "res_partner", "loyalty_member_since", "timestamp")
+            if column_exists(cr, "loyalty_card", "is_bonus_card"):
+                cr.execute(
+                    """
+                    UPDATE res_partner p SET loyalty_member_since = m.since
+                      FROM (SELECT partner_id, MIN(create_date) AS since
+                              FROM loyalty_card
+                             WHERE is_bonus_card AND partner_id IS NOT NULL
+                          GROUP BY partner_id) m
+                     WHERE m.partner_id = p.id
+                    """
+                )
+        return super()._auto_init()
+
+    @api.depends("loyalty_card_ids", "loyalty_card_ids.is_bonus_card")
+    def _compute_loyalty_member_since(self):
+        partners = self.filtered("id")
+        since = dict(
+            self.env["loyalty.card"]
+            .sudo()
+            .with_context(active_test=False)
+            ._read_group(
+                [("partner_id", "in", partners.ids), ("is_bonus_card", "=", True)],
+                ["partner_id"],
+                ["create_date:min"],
+            )
+        )
+        for partner in self:
+            partner.loyalty_member_since = since.get(partner._origin) or False
 
     @api.depends("loyalty_last_purchase_date")
     def _compute_loyalty_days_since_purchase(self):
@@ -144,9 +165,8 @@ class ResPartner(models.Model):
         now = fields.Datetime.now()
         self.env.execute_query(
             SQL(
-                f"""
-                WITH purchases AS ({PURCHASES_SQL}),
-                stats AS (
+                """
+                WITH stats AS (
                     SELECT p.id AS partner_id,
                            MAX(pu.date) AS last_date,
                            COUNT(pu.date) FILTER (
@@ -162,7 +182,7 @@ class ResPartner(models.Model):
                                WHERE pu.date >= %(now)s::timestamp - interval '365 days'
                            ), 0) AS m365
                       FROM res_partner p
-                 LEFT JOIN purchases pu ON pu.partner_id = p.id
+                 LEFT JOIN loyalty_purchase pu ON pu.partner_id = p.id
                      WHERE p.loyalty_is_member
                   GROUP BY p.id
                 ),
@@ -197,7 +217,7 @@ class ResPartner(models.Model):
                        IS DISTINCT FROM
                        (s.r, s.f, s.m, s.last_date::date, s.n30::int, s.n90::int,
                         s.n365::int, s.m365::float)
-                """,  # noqa: S608 (constant SQL fragments, values are parameters)
+                """,
                 now=now,
             )
         )
@@ -212,23 +232,21 @@ class ResPartner(models.Model):
         )
         self.env.execute_query(
             SQL(
-                f"""
+                """
                 INSERT INTO loyalty_partner_preferred_categ_rel (partner_id, categ_id)
                 SELECT partner_id, categ_id FROM (
-                    SELECT l.partner_id, pt.categ_id,
+                    SELECT l.partner_id, l.categ_id,
                            ROW_NUMBER() OVER (PARTITION BY l.partner_id
                                               ORDER BY SUM(l.amount) DESC,
-                                                       pt.categ_id) AS rank
-                      FROM ({PURCHASE_LINES_SQL}) l
+                                                       l.categ_id) AS rank
+                      FROM loyalty_purchase_line l
                       JOIN res_partner p ON p.id = l.partner_id AND p.loyalty_is_member
-                      JOIN product_product pp ON pp.id = l.product_id
-                      JOIN product_template pt ON pt.id = pp.product_tmpl_id
                      WHERE l.date >= %(now)s::timestamp - interval '365 days'
-                       AND pt.categ_id IS NOT NULL AND l.amount > 0
-                  GROUP BY l.partner_id, pt.categ_id
+                       AND l.categ_id IS NOT NULL AND l.amount > 0
+                  GROUP BY l.partner_id, l.categ_id
                 ) ranked
                  WHERE rank <= 3
-                """,  # noqa: S608
+                """,
                 now=now,
             )
         )

@@ -201,7 +201,37 @@ SCHEMAS = {
             order_amount=POSITIVE,
             idempotency_key=KEY,
             reference={"type": "string", "maxLength": 256},
+            otp_id={
+                "type": "integer",
+                "description": "v1.2: with phone (no card), when the program asks "
+                "for an SMS code: the id from POST /redemptions/otp",
+            },
+            otp_code={
+                "type": "string",
+                "maxLength": 16,
+                "description": "v1.2: the code the member received by SMS",
+            },
         ),
+    },
+    "OtpRequest": {
+        "type": "object",
+        "required": ["phone"],
+        "properties": {"phone": {"type": "string", "maxLength": 64}},
+    },
+    "OtpResponse": {
+        "type": "object",
+        "properties": {
+            "otp": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "phone": {"type": "string", "description": "masked"},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "resend_after_seconds": {"type": "integer"},
+                    "attempts_left": {"type": "integer"},
+                },
+            }
+        },
     },
     "Reversal": {
         "type": "object",
@@ -246,6 +276,7 @@ DESCRIPTIONS = {
     409: "Conflict (duplicate, already reversed, idempotency key reused with "
     "another body)",
     422: "Refused by a rule",
+    429: "Too many SMS codes asked for this member (wait, or use the card)",
 }
 
 PATH_PARAMS = {

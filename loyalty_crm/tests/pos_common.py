@@ -165,7 +165,10 @@ class PosLoyaltyCase(LoyaltyCase):
 
     def _reserve(self, partner, points, amount, uuid, config=None):
         config = (config or self.config).with_user(self.pos_cashier)
-        return config.loyalty_crm_reserve(uuid, partner.id, points, amount)
+        # the card scanned (a member found by phone confirms with an SMS code:
+        # test_otp.py)
+        card = {"card": partner.loyalty_card_id.code}
+        return config.loyalty_crm_reserve(uuid, partner.id, points, amount, card)
 
     def _discount_line(self, value):
         return (self.discount_product, 1, -value)

@@ -619,8 +619,21 @@ class TestApi(ApiCase):
     def test_replace_card(self):
         old_code = self.card.code
         self._accrue(amount=1000)
+        # choosing the new card's number is a Loyalty Manager's (key's) decision
+        before = self.counts()
+        self.assertError(
+            self.api(
+                "POST", f"/cards/{old_code}/replace", {"new_code": "0439999999994"}
+            ),
+            403,
+            "forbidden",
+        )
+        self.assertEqual(self.counts(), before)
         status, payload = self.api(
-            "POST", f"/cards/{old_code}/replace", {"new_code": "0439999999994"}
+            "POST",
+            f"/cards/{old_code}/replace",
+            {"new_code": "0439999999994"},
+            key=self.manager_key,
         )
         self.assertEqual(status, 201, payload)
         self.assertEqual(
@@ -646,6 +659,7 @@ class TestApi(ApiCase):
                 "POST",
                 f"/cards/{other.loyalty_card_code}/replace",
                 {"new_code": "0439999999994"},
+                key=self.manager_key,
             ),
             422,
             "validation_error",
@@ -884,6 +898,17 @@ class TestApi(ApiCase):
         check("replace_card", 201, path, replace)
         check("replace_card", 200, path, replace)
         check("replace_card", 409, path, {"idempotency_key": "st-c2"})
+
+        # extension v1.2: the SMS code of a redemption by phone
+        path, phone = "/redemptions/otp", {"phone": self.member.loyalty_phone}
+        check("request_otp", 401, path, phone, key=False)
+        check("request_otp", 403, path, phone, key=self.not_api_key)
+        check("request_otp", 400, path, {"phone": 5})
+        check("request_otp", 404, path, {"phone": "+79990000000"})
+        check("request_otp", 201, path, phone)
+        check("request_otp", 429, path, phone)
+        self.program.spend_otp = False
+        check("request_otp", 422, path, phone)
 
         self.assertEqual(
             observed, {name: set(op["statuses"]) for name, op in OPERATIONS.items()}

@@ -32,6 +32,15 @@ class TestCampaignUi(HttpCase):
             }
         )
         cls.man._loyalty_enrol(consent=True)
+        cls.silent = cls.env["res.partner"].create(
+            {
+                "name": "Tour Silent Woman",
+                "phone": "+79161230003",
+                "email": "tour.silent@example.com",
+                "loyalty_gender": "female",
+            }
+        )
+        cls.silent._loyalty_enrol(consent=False)
 
     def test_marketer_builds_a_segment_and_launches(self):
         self.start_tour("/odoo", "loyalty_crm_campaign_tour", login="lc_tour_marketer")
@@ -44,7 +53,11 @@ class TestCampaignUi(HttpCase):
             campaign.mail_template_id,
             self.env.ref("loyalty_crm.mail_template_campaign_birthday"),
         )
-        self.assertEqual(campaign.occurrence_ids.partner_id, self.woman)
+        sent = campaign.occurrence_ids.filtered(lambda o: o.state == "sent")
+        self.assertEqual(sent.partner_id, self.woman)
+        self.assertEqual(
+            (campaign.occurrence_ids - sent).mapped("skip_reason"), ["no_consent"]
+        )
         mails = self.env["mail.mail"].search(
             [("mailing_id", "in", campaign.mailing_ids.ids)]
         )

@@ -231,8 +231,8 @@ class TestCampaignTriggers(CampaignCase):
         silent = self._fan("Silent Fan")
         silent.loyalty_channel_ids = self.env.ref("loyalty_crm.channel_none")
         email_out = self._fan("No Email Fan")
-        self.env["loyalty.consent"].create(
-            {"partner_id": email_out.id, "consent": "opt_out", "channel": "email"}
+        self.env["loyalty.consent"]._record(
+            email_out, False, "backoffice", channel="email"
         )
         campaign = self._campaign("welcome")
         self.Campaign._cron_run_campaigns()
@@ -615,19 +615,49 @@ class TestCampaignScale(CampaignCase):
             )
         ]
         cols = SQL(", ").join(SQL.identifier(col) for col in columns)
-        self.env.execute_query(
-            SQL(
-                """
+        partner_ids = [
+            row[0]
+            for row in self.env.execute_query(
+                SQL(
+                    """
                 INSERT INTO res_partner (name, complete_name, email,
                                          email_normalized, %(cols)s)
                 SELECT 'Bulk ' || n, 'Bulk ' || n, 'bulk' || n || '@example.com',
                        'bulk' || n || '@example.com', %(cols)s
                   FROM res_partner, generate_series(1, %(count)s) AS n
                  WHERE res_partner.id = %(template)s
+             RETURNING id
                 """,
-                cols=cols,
-                count=count,
-                template=self.template.id,
+                    cols=cols,
+                    count=count,
+                    template=self.template.id,
+                )
+            )
+        ]
+        # each with a bonus card of the company (a copy of the template's)
+        card_columns = [
+            row[0]
+            for row in self.env.execute_query(
+                SQL(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'loyalty_card' AND column_name NOT IN "
+                    "('id', 'partner_id', 'code', 'points', 'replaces_id', "
+                    "'replaced_by_id')"
+                )
+            )
+        ]
+        card_cols = SQL(", ").join(SQL.identifier(col) for col in card_columns)
+        self.env.execute_query(
+            SQL(
+                """
+                INSERT INTO loyalty_card (partner_id, code, points, %(cols)s)
+                SELECT p.id, 'bulk' || p.id, 0, %(cols)s
+                  FROM loyalty_card, unnest(%(partners)s::int[]) AS p(id)
+                 WHERE loyalty_card.id = %(template)s
+                """,
+                cols=card_cols,
+                partners=partner_ids,
+                template=self.template.loyalty_card_id.id,
             )
         )
 

@@ -63,9 +63,10 @@ class TestCards(LoyaltyCase):
         self._credit(member, 1234.56)
         self._credit(member, -0.01)
         old = member.loyalty_card_id
+        # the manager scans the new physical card (choosing a number is theirs)
         wizard = Form(
             self.env["loyalty.card.replace.wizard"]
-            .with_user(self.cashier)
+            .with_user(self.manager)
             .with_context(default_card_id=old.id)
         )
         wizard.reason = "Потеряна в магазине"
@@ -78,7 +79,7 @@ class TestCards(LoyaltyCase):
         self.assertEqual(old.points, 0)
         self.assertEqual(old.loyalty_state, "lost")
         self.assertEqual(old.loyalty_state_reason, "Потеряна в магазине")
-        self.assertEqual(old.loyalty_state_user_id, self.cashier)
+        self.assertEqual(old.loyalty_state_user_id, self.manager)
         self.assertEqual(old.replaced_by_id, new)
         self.assertEqual(new.replaces_id, old)
         # the whole history is readable from the new card
@@ -116,7 +117,7 @@ class TestCards(LoyaltyCase):
         with self.assertRaisesRegex(UserError, "Say why"):
             card.with_user(self.cashier)._loyalty_replace("")
         with self.assertRaisesRegex(UserError, "already in use"):
-            card.with_user(self.cashier)._loyalty_replace(
+            card.with_user(self.manager)._loyalty_replace(
                 "lost", new_code=other.loyalty_card_code
             )
         self.assertEqual(card.loyalty_state, "active")
@@ -131,7 +132,7 @@ class TestCards(LoyaltyCase):
         self.assertEqual(card.loyalty_state_user_id, self.cashier)
         with self.assertRaisesRegex(UserError, "Blocked: it cannot be used"):
             self.Ledger._post(card, -10, "redemption")
-        card.action_loyalty_unblock()
+        card.with_user(self.manager).action_loyalty_unblock(reason="Карта найдена")
         self.assertEqual(card.loyalty_state, "active")
         self.Ledger._post(card, -10, "redemption")
         self.assertEqual(card.points, 40)

@@ -46,7 +46,7 @@ class TestCoalition(ApiCase):
         status, redemption = self._cp(
             "/redemptions",
             {
-                "phone": "+79161234567",
+                "card": self.card.code,
                 "points": 30,
                 "order_amount": 500,
                 "idempotency_key": "cp-2",

@@ -448,7 +448,7 @@ class TestPosMembers(PosLoyaltyCase):
             answer = self.till.loyalty_crm_lookup(term)
             self.assertEqual(answer["code"], "card_blocked")
             self.assertIn("Blocked", answer["message"])
-        self.card.with_user(self.manager).action_loyalty_unblock()
+        self.card.with_user(self.manager).action_loyalty_unblock("found")
         old_code = self.card.code
         self.card._loyalty_replace("lost")
         answer = self.till.loyalty_crm_lookup(old_code)

@@ -174,7 +174,15 @@ class TestPosConcurrency(BaseCase):
                 env["pos.config"]
                 .browse(self.ids["config"])
                 .loyalty_crm_reserve(
-                    str(uuid_lib.uuid4()), self.ids["partner"], 80, 1000
+                    str(uuid_lib.uuid4()),
+                    self.ids["partner"],
+                    80,
+                    1000,
+                    {
+                        "card": env["res.partner"]
+                        .browse(self.ids["partner"])
+                        .loyalty_card_code
+                    },
                 )
             )
             return "ok" if answer["ok"] else answer["message"]

@@ -131,11 +131,9 @@ class TestQuestionnaire(LoyaltyCase):
     def test_consent_is_an_append_only_log(self):
         member = self._member()
         Consent = self.env["loyalty.consent"].with_user(self.cashier)
-        Consent.create({"partner_id": member.id, "consent": "opt_in", "source": "pos"})
+        Consent._record(member, True, "pos")
         self.assertTrue(member.loyalty_marketing_consent)
-        opt_out = Consent.create(
-            {"partner_id": member.id, "consent": "opt_out", "channel": "all"}
-        )
+        opt_out = Consent._record(member, "opt_out", "backoffice")
         self.assertFalse(member.loyalty_marketing_consent)
         self.assertEqual(opt_out.user_id, self.cashier)
         with self.assertRaisesRegex(UserError, "cannot be changed"):
@@ -159,7 +157,8 @@ class TestQuestionnaire(LoyaltyCase):
         wizard.source_id = source
         wizard.consent = True
         action = wizard.save().action_enrol()
-        member = self.env["res.partner"].browse(action["res_id"])
+        self.assertEqual(action["params"]["type"], "success")
+        member = self.env["res.partner"].browse(action["params"]["next"]["res_id"])
         self.assertEqual(member.loyalty_source_id, source)
         self.assertEqual(member.phone, "+79161234567")
         self.assertEqual(member.loyalty_card_id.loyalty_state, "active")

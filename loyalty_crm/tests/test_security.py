@@ -119,7 +119,7 @@ class TestSecurity(LoyaltyCase):
         self.assertEqual(self.card.points, 150)
 
     def test_reconciliation_reports_tampered_balances(self):
-        self._credit(self.member, 100)
+        self.Ledger._post(self.card, 100, "bonus")
         self.assertFalse(self.Ledger._cron_reconcile())
         self.env.cr.execute(
             "UPDATE loyalty_card SET points = 999 WHERE id = %s", [self.card.id]
@@ -128,7 +128,8 @@ class TestSecurity(LoyaltyCase):
             "odoo.addons.loyalty_crm.models.loyalty_ledger", "ERROR"
         ) as logs:
             self.assertEqual(
-                self.Ledger._cron_reconcile(), [(self.card.id, 999.0, 100.0)]
+                self.Ledger._cron_reconcile(),
+                {"balance_mismatch": [(self.card.id, 999.0, 100.0)]},
             )
         self.assertIn("holds 999.0 points but its ledger sums to 100.0", logs.output[0])
 

@@ -1,2 +1,2 @@
 from .errors import LoyaltyError
-from .phone import normalize_phone
+from .phone import normalize_phone, phone_problem

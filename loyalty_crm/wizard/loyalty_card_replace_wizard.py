@@ -10,15 +10,18 @@ class LoyaltyCardReplaceWizard(models.TransientModel):
     points = fields.Float(related="card_id.points", string="Balance to Move")
     cause = fields.Selection(
         [("lost", "Lost or stolen"), ("replaced", "Damaged or exchanged")],
+        string="What Happened",
         required=True,
         default="lost",
     )
     reason = fields.Char(
-        required=True, help="Why the card is replaced (kept in the history)."
+        required=True,
+        help="Why the card is replaced, in a few words (kept in the history).",
     )
     new_code = fields.Char(
         string="New Card Number",
-        help="Scan the new physical card; leave empty to generate a number.",
+        help="Scan the new physical card (Loyalty Managers); leave empty to generate "
+        "a number.",
     )
 
     def action_replace(self):

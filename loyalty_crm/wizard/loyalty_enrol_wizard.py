@@ -1,4 +1,5 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import RedirectWarning
 
 
 class LoyaltyEnrolWizard(models.TransientModel):
@@ -45,9 +46,35 @@ class LoyaltyEnrolWizard(models.TransientModel):
             )
         return res
 
+    def _check_phone_not_taken(self):
+        """A phone of another member: say who, with a button that opens them."""
+        other = self.env["res.partner"]._loyalty_lookup(self.phone or "")
+        other = other.filtered(lambda p: p.loyalty_phone) - self.partner_id
+        if not other:
+            return
+        action = {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": other.id,
+            "views": [(False, "form")],
+            "target": "current",
+        }
+        raise RedirectWarning(
+            _(
+                "Phone %(phone)s already belongs to member %(member)s (card "
+                "%(card)s): one customer, one card.",
+                phone=other.loyalty_phone,
+                member=other.display_name,
+                card=other.loyalty_card_id.code or "-",
+            ),
+            action,
+            _("Open %(member)s", member=other.display_name),
+        )
+
     def action_enrol(self):
         self.ensure_one()
         self.env["loyalty.card"]._loyalty_require_user()
+        self._check_phone_not_taken()
         vals = {
             "name": self.name,
             "phone": self.phone,
@@ -69,10 +96,26 @@ class LoyaltyEnrolWizard(models.TransientModel):
             consent=self.consent,
             referral_code=self.referral_code,
         )
+        card = partner.loyalty_card_id
         return {
-            "type": "ir.actions.act_window",
-            "name": _("Member"),
-            "res_model": "res.partner",
-            "res_id": partner.id,
-            "view_mode": "form",
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": _("Member enrolled"),
+                "message": _(
+                    "%(member)s is a member: card %(card)s issued, %(points)s points.",
+                    member=partner.name,
+                    card=card.code,
+                    points=int(card.points),
+                ),
+                "next": {
+                    "type": "ir.actions.act_window",
+                    "name": _("Member"),
+                    "res_model": "res.partner",
+                    "res_id": partner.id,
+                    "view_mode": "form",
+                    "views": [(False, "form")],
+                },
+            },
         }

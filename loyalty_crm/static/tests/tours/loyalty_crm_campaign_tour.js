@@ -30,12 +30,22 @@ registry.category("web_tour.tours").add("loyalty_crm_campaign_tour", {
             run: 'select "female"',
         },
         {
+            content: "The segment shows its size before it is saved",
+            trigger: ".o_form_view .o_form_button_save:visible",
+        },
+        {
+            trigger: "button[name=action_preview] .o_stat_value:contains(2)",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=gender] select:contains(Female)",
+        },
+        {
             trigger: ".o_form_button_save",
             run: "click",
         },
         {
             content: "The segment shows its size",
-            trigger: "button[name=action_preview] .o_stat_value:contains(1)",
+            trigger: "button[name=action_preview] .o_stat_value:contains(2)",
         },
         {
             trigger: "button[name=action_create_campaign]",
@@ -56,7 +66,25 @@ registry.category("web_tour.tours").add("loyalty_crm_campaign_tour", {
             trigger: ".o_form_view .o_field_widget[name=mail_template_id] input:value(Campaign: birthday)",
         },
         {
-            trigger: ".o_form_view button[name=action_launch]",
+            trigger: ".o_form_view button[name=action_launch_confirm]",
+            run: "click",
+        },
+        {
+            content: "Before sending: whom it will reach, and why not the others",
+            trigger: ".modal .o_lc_launch_estimate .o_lc_launch_reach:contains(1)",
+        },
+        {
+            trigger: ".modal .o_lc_launch_estimate .o_lc_launch_audience:contains(2)",
+        },
+        {
+            trigger: ".modal .o_lc_launch_no_consent:contains(1)",
+        },
+        {
+            content: "Nothing is queued before the marketer confirms",
+            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Draft)",
+        },
+        {
+            trigger: ".modal .o_lc_launch_confirm",
             run: "click",
         },
         {

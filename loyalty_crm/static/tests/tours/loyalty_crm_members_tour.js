@@ -71,8 +71,8 @@ registry.category("web_tour.tours").add("loyalty_crm_members_tour", {
             run: "edit Потеряна в магазине",
         },
         {
-            trigger: ".modal .o_field_widget[name=new_code] input",
-            run: "edit 0430000000123",
+            content: "Only a Loyalty Manager chooses the new number: the cashier's is generated",
+            trigger: ".modal:not(:has(.o_field_widget[name=new_code]))",
         },
         {
             trigger: ".modal button[name=action_replace]",
@@ -80,9 +80,6 @@ registry.category("web_tour.tours").add("loyalty_crm_members_tour", {
         },
         {
             content: "The new card is shown, active, with the old one in its history",
-            trigger: ".o_form_view .o_field_widget[name=code]:contains(0430000000123)",
-        },
-        {
             trigger: ".o_form_view .o_field_widget[name=replaces_id]",
         },
     ],

@@ -1,0 +1,28 @@
+from odoo import api, models
+
+
+class LoyaltyRule(models.Model):
+    _inherit = "loyalty.rule"
+
+    # Only Loyalty Managers configure a bonus program's rules (see
+    # loyalty.program._loyalty_check_config_access).
+    def _loyalty_check_bonus_access(self, vals=None):
+        Program = self.env["loyalty.program"]
+        Program._loyalty_check_config_access(
+            any(self.sudo().program_id.mapped("is_bonus_program"))
+            or Program._loyalty_is_bonus_vals(vals or {})
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._loyalty_check_bonus_access(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._loyalty_check_bonus_access(vals)
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_bonus_rule_by_others(self):
+        self._loyalty_check_bonus_access()
