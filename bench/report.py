@@ -140,8 +140,9 @@ def rows(result):  # noqa: C901 - one block per section
                 f"{reads['lookups']} lookups: card index scans replica "
                 f"{reads['replica_card_index_scans']}, primary "
                 f"{reads['primary_card_index_scans']}",
-                f"ledger rows inserted on the primary "
-                f"{writes['primary_ledger_rows_inserted']}; one card paid "
+                f"entries written on the primary {writes['entries_on_primary']}, "
+                f"on the replica after replay "
+                f"{writes['entries_on_replica_after_replay']}; one card paid "
                 f"{one['paid']} of {one['payable']}",
                 "",
             )
