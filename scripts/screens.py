@@ -307,7 +307,7 @@ def open_till(b, ctx):
     "The till with a member (1440×900)",
     "The member has their own block in "
     "the order summary: tier, available, pending and soon expiring points in whole "
-    "numbers, and *Spend points*. *Bonus card* finds or enrols a member.",
+    "numbers, and *Spend*. *Bonus card* (in the same place) finds or enrols a member.",
 )
 def till_1440(b, ctx):
     b.resize(1440, 900)
