@@ -307,7 +307,8 @@ def open_till(b, ctx):
     "The till with a member (1440×900)",
     "The member has their own block in "
     "the order summary: tier, available, pending and soon expiring points in whole "
-    "numbers, and *Spend*. *Bonus card* (in the same place) finds or enrols a member.",
+    "numbers, and *Spend*. *Bonus card* (in the same place) finds or enrols a "
+    "member.",
 )
 def till_1440(b, ctx):
     b.resize(1440, 900)
@@ -352,8 +353,8 @@ def till_receipt(b, ctx):
 @screen(
     "Cashier",
     "The till at 1024×768",
-    "A small till: every control button stays visible "
-    "and readable with a member attached.",
+    "A small till: the bonus program stays out of the control buttons, which "
+    "keep Odoo's own layout.",
 )
 def till_1024(b, ctx):
     b.resize(1024, 768)
