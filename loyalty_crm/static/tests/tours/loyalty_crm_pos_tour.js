@@ -190,7 +190,7 @@ registry.category("web_tour.tours").add("loyalty_crm_pos_partial_refund_tour", {
 function controlButtonsFit() {
     return {
         content: "all control buttons visible and at least 60 px wide",
-        trigger: ".product-screen .control-buttons .o_lc_member_button",
+        trigger: ".product-screen .pads .control-buttons .more-btn",
         run() {
             const row = document.querySelector(".product-screen .pads .control-buttons");
             const buttons = [...row.querySelectorAll(":scope > button")];
@@ -217,8 +217,8 @@ function controlButtonsFit() {
                     );
                 }
             }
-            if (row.querySelector(".o_lc_member_panel")) {
-                throw new Error("the member panel is among the control buttons");
+            if (row.querySelector(".o_lc_member_panel, .o_lc_member_button")) {
+                throw new Error("the bonus program is among the control buttons");
             }
         },
     };

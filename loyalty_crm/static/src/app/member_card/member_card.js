@@ -5,7 +5,7 @@ import { formatPoints, formatPointsDate } from "@loyalty_crm/app/utils/loyalty_f
 /**
  * The member of the current order, in the order summary (where pos_loyalty
  * shows its points): name, card, tier, available / pending / expiring points
- * and the "Spend points" button.
+ * and the "Spend" button; "Bonus card" finds or enrols a member.
  */
 export class LoyaltyCrmMemberCard extends Component {
     static template = "loyalty_crm.MemberCard";
