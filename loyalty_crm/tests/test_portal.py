@@ -55,7 +55,7 @@ class TestPortal(HttpCase, common.LoyaltyCase):
         self.authenticate("lc_portal_b", "lc_portal_b")
         page = self._page("/my/loyalty")
         self.assertIn(self.b.loyalty_card_code, page)
-        self.assertIn("777.00", page)
+        self.assertIn('o_loyalty_available">777<', page)
         self.assertNotIn(self.a.loyalty_card_code, page)
         self._page(f"/my/loyalty/card/{self.a.loyalty_card_id.id}", status=404)
 
