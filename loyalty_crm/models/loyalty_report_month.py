@@ -17,7 +17,7 @@ class LoyaltyReportMonthMixin(models.AbstractModel):
     _description = "Report with Month Headings"
 
     def _read_group_format_result(self, rows_dict, lazy_groupby):
-        super()._read_group_format_result(rows_dict, lazy_groupby)
+        result = super()._read_group_format_result(rows_dict, lazy_groupby)
         locale = get_lang(self.env).code
         for group in lazy_groupby:
             field = self._fields[group.split(":")[0].split(".")[0]]
@@ -36,6 +36,7 @@ class LoyaltyReportMonthMixin(models.AbstractModel):
                 row[group] = babel.dates.format_date(
                     start.date(), format="LLLL yyyy", locale=locale
                 )
+        return result
 
 
 class LoyaltyPurchaseReport(models.Model):

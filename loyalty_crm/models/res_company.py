@@ -1,5 +1,9 @@
+import logging
+
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
 
 
 class ResCompany(models.Model):
@@ -238,9 +242,9 @@ class ResCompany(models.Model):
             try:
                 with self.env.cr.savepoint():
                     self.currency_id = rub
-            except UserError:
+            except UserError as error:
                 # Odoo's demo accounting is already booked in dollars
-                pass
+                _logger.info("Demo: %s keeps its currency (%s)", self.name, error)
         if self.currency_id == rub:
             pricelists = self.env["product.pricelist"].search(
                 [("company_id", "in", (False, self.id))]
