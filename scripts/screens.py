@@ -484,7 +484,7 @@ def campaign_results(b, ctx):
     "frequency, redemption, liability, payback.",
 )
 def dashboard(b, ctx):
-    b.goto(f"{ctx.url}/odoo/action-loyalty_crm.loyalty_dashboard_action")
+    b.goto(f"{ctx.url}/odoo/action-loyalty_crm.loyalty_dashboard_client_action")
     b.wait_for(
         ".o_action_manager .o_content, .o_action_manager .o_form_view", timeout=60
     )

@@ -356,6 +356,7 @@ class LoyaltyDashboard(models.TransientModel):
 
     # ------------------------------------------------------------ client action
     @api.model
+    @api.readonly
     def get_dashboard_data(self, months=3, month_to=None, roi=None):
         """Everything the dashboard shows, for the ``months`` whole months up
         to ``month_to`` (default: this month), compared with as many months
