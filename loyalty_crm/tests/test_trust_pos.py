@@ -7,6 +7,7 @@ from datetime import date
 
 from freezegun import freeze_time
 
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from .pos_common import PosLoyaltyCase, open_shop, order_payload
@@ -269,3 +270,38 @@ class TestTrustPos(PosLoyaltyCase):
         lots = [(round(p, 2), e) for _l, _c, p, e in self.Ledger._open_lots(self.card)]
         # buy-and-return did not refresh the old points
         self.assertEqual(lots, [(100, date(2027, 1, 10))])
+
+    def test_exceptions_are_read_and_resolved_by_managers_only(self):
+        order = self._sync(
+            order_payload(
+                self.session,
+                [(self.product, 1, 1000), self._discount_line(200)],
+                self.member,
+            )
+        )
+        exception = order.sudo().loyalty_crm_exception_ids
+        self.assertEqual(exception.code, "points_owed")
+        # the cashier whose till made it can neither read, nor resolve, nor edit it
+        as_cashier = exception.with_user(self.pos_cashier)
+        with self.assertRaises(AccessError):
+            as_cashier.read(["message"])
+        with self.assertRaises(AccessError):
+            as_cashier.action_resolve("nothing happened")
+        with self.assertRaises(AccessError):
+            as_cashier.action_open_document()
+        # a manager resolves it with a note, never edits nor deletes it
+        as_manager = exception.with_user(self.manager)
+        with self.assertRaises(UserError):
+            as_manager.action_resolve("   ")
+        with self.assertRaises(AccessError):
+            as_manager.with_context(_loyalty_exception_resolve=True).write(
+                {"points": 0, "message": "forged"}
+            )
+        with self.assertRaises(UserError):
+            as_manager.unlink()
+        as_manager.action_resolve("Долг объяснён покупателю")
+        self.assertEqual(
+            (exception.state, exception.resolved_by_id), ("resolved", self.manager)
+        )
+        with self.assertRaises(UserError):
+            as_manager.action_resolve("again")

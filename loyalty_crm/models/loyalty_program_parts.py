@@ -1,11 +1,13 @@
 from odoo import api, models
 
 
-class LoyaltyRule(models.Model):
-    _inherit = "loyalty.rule"
+class LoyaltyBonusConfigGuard(models.AbstractModel):
+    """Only Loyalty Managers configure a bonus program's rules and rewards (see
+    loyalty.program._loyalty_check_config_access): one guard for both."""
 
-    # Only Loyalty Managers configure a bonus program's rules (see
-    # loyalty.program._loyalty_check_config_access).
+    _name = "loyalty.bonus.config.guard"
+    _description = "Bonus Program Configuration Guard"
+
     def _loyalty_check_bonus_access(self, vals=None):
         Program = self.env["loyalty.program"]
         Program._loyalty_check_config_access(
@@ -24,5 +26,15 @@ class LoyaltyRule(models.Model):
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
-    def _unlink_except_bonus_rule_by_others(self):
+    def _unlink_except_bonus_config_by_others(self):
         self._loyalty_check_bonus_access()
+
+
+class LoyaltyRule(models.Model):
+    _name = "loyalty.rule"
+    _inherit = ["loyalty.rule", "loyalty.bonus.config.guard"]
+
+
+class LoyaltyReward(models.Model):
+    _name = "loyalty.reward"
+    _inherit = ["loyalty.reward", "loyalty.bonus.config.guard"]
