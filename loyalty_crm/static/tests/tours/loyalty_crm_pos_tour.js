@@ -188,37 +188,52 @@ registry.category("web_tour.tours").add("loyalty_crm_pos_partial_refund_tour", {
  * place in the order summary, not among the buttons.
  */
 function controlButtonsFit() {
+    // What fails the check, or null. A toast or a closing dialog may lie over
+    // the row for a moment: the step waits up to 10 s for the layout to settle
+    // and only then fails, naming what covers the button.
+    function misfit() {
+        const row = document.querySelector(".product-screen .pads .control-buttons");
+        const buttons = [...row.querySelectorAll(":scope > button")];
+        if (buttons.length < 3) {
+            return `expected the control buttons, found ${buttons.length}`;
+        }
+        if (row.querySelector(".o_lc_member_panel, .o_lc_member_button")) {
+            return "the bonus program is among the control buttons";
+        }
+        for (const button of buttons) {
+            const rect = button.getBoundingClientRect();
+            const label = button.textContent.trim() || button.className;
+            const hit = document.elementFromPoint(
+                rect.left + rect.width / 2,
+                rect.top + rect.height / 2
+            );
+            if (
+                rect.width < 60 ||
+                rect.right > window.innerWidth + 0.5 ||
+                rect.bottom > window.innerHeight + 0.5 ||
+                !button.contains(hit)
+            ) {
+                const cover = hit ? `${hit.tagName.toLowerCase()}.${hit.className}` : "nothing";
+                return (
+                    `control button "${label}" is ${Math.round(rect.width)} px wide at ` +
+                    `${Math.round(rect.left)},${Math.round(rect.top)} in a ` +
+                    `${window.innerWidth}x${window.innerHeight} window, its centre shows ${cover}`
+                );
+            }
+        }
+        return null;
+    }
     return {
         content: "all control buttons visible and at least 60 px wide",
         trigger: ".product-screen .pads .control-buttons .more-btn",
-        run() {
-            const row = document.querySelector(".product-screen .pads .control-buttons");
-            const buttons = [...row.querySelectorAll(":scope > button")];
-            if (buttons.length < 3) {
-                throw new Error(`expected the control buttons, found ${buttons.length}`);
+        async run() {
+            let problem = misfit();
+            for (let waited = 0; problem && waited < 10000; waited += 200) {
+                await new Promise((resolve) => setTimeout(resolve, 200));
+                problem = misfit();
             }
-            for (const button of buttons) {
-                const rect = button.getBoundingClientRect();
-                const label = button.textContent.trim() || button.className;
-                const hit = document.elementFromPoint(
-                    rect.left + rect.width / 2,
-                    rect.top + rect.height / 2
-                );
-                if (
-                    rect.width < 60 ||
-                    rect.right > window.innerWidth + 0.5 ||
-                    rect.bottom > window.innerHeight + 0.5 ||
-                    !button.contains(hit)
-                ) {
-                    throw new Error(
-                        `control button "${label}" is ${Math.round(rect.width)} px wide at ` +
-                            `${Math.round(rect.left)},${Math.round(rect.top)} in a ` +
-                            `${window.innerWidth}x${window.innerHeight} window, or hidden`
-                    );
-                }
-            }
-            if (row.querySelector(".o_lc_member_panel, .o_lc_member_button")) {
-                throw new Error("the bonus program is among the control buttons");
+            if (problem) {
+                throw new Error(problem);
             }
         },
     };
