@@ -139,6 +139,30 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
             ]
         )
 
+    def test_return_stays_with_the_buyer(self):
+        """A return can't move to another member, at the member button nor
+        through a till changed from the browser's console."""
+        other = self.env["res.partner"].create(
+            {"name": "Виктор Чужой", "phone": "+79165554411"}
+        )
+        other_card = other._loyalty_enrol(
+            program=self.program, card_code="0430000000552"
+        )
+        welcome = other_card.points
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        session = self.main_pos_config.current_session_id
+        self._paid_order(session, str(uuid_lib.uuid4()), [(self.jacket, 1000)], 1000)
+        self.assertEqual(self.card.points, 550)
+        self.start_pos_tour(
+            "loyalty_crm_pos_return_other_member_tour", login="pos_user"
+        )
+        returns = self.env["pos.order"].search(
+            [("session_id", "=", session.id), ("amount_total", "<", 0)]
+        )
+        self.assertFalse(returns)
+        self.assertEqual(self.card.points, 550)
+        self.assertEqual(other_card.points, welcome)
+
     def test_refund(self):
         self.main_pos_config.with_user(self.pos_user).open_ui()
         session = self.main_pos_config.current_session_id

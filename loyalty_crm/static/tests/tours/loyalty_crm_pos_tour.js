@@ -156,6 +156,56 @@ registry.category("web_tour.tours").add("loyalty_crm_pos_refund_tour", {
 });
 
 /**
+ * A return stays with the member who bought: the member button refuses to
+ * give the return to another member, and a till whose order was changed
+ * behind the screens (the browser's console) is refused at the payment
+ * screen, before the customer is paid back.
+ */
+registry.category("web_tour.tours").add("loyalty_crm_pos_return_other_member_tour", {
+    steps: () =>
+        [
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            Chrome.clickMenuOption("Orders"),
+            TicketScreen.selectFilter("Paid"),
+            TicketScreen.selectOrderByPrice("1,000.00"),
+            ProductScreen.clickNumpad("1"),
+            TicketScreen.confirmRefund(),
+            ProductScreen.totalAmountIs("-1,000.00"),
+            findMember("+7 916 555-44-11"),
+            refused("can't be given to another member"),
+            {
+                content: "the return is still Анна Петрова's",
+                trigger: ".product-screen",
+                run() {
+                    const name = window.posmodel.get_order().get_partner()?.name;
+                    if (name !== "Анна Петрова") {
+                        throw new Error(`the return's customer is ${name}`);
+                    }
+                },
+            },
+            {
+                content: "a tampered till gives the return to another member",
+                trigger: ".product-screen",
+                async run() {
+                    const pos = window.posmodel;
+                    const ids = await pos.data.call("res.partner", "search", [
+                        [["name", "=", "Виктор Чужой"]],
+                    ]);
+                    const [other] = await pos.data.read("res.partner", ids);
+                    pos.get_order().set_partner(other);
+                },
+            },
+            ProductScreen.clickPayButton(),
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.clickValidate(),
+            { trigger: ".modal-title:contains(This return cannot be accepted)" },
+            refused("was bought by Анна Петрова, not by Виктор Чужой"),
+            { content: "not paid back", trigger: ".pos .payment-screen" },
+        ].flat(Infinity),
+});
+
+/**
  * Only one product of an order paid partly with points is returned: the same
  * share of the points discount goes with it (the till adds it), the server
  * gives back that share of the points spent and takes back that share of the

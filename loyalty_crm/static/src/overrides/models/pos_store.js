@@ -57,8 +57,23 @@ patch(PosStore.prototype, {
     async loyaltyCrmCall(method, args) {
         return await this.data.call("pos.config", method, [[this.config.id], ...args]);
     },
+    /**
+     * Attach the member to the current order. A return stays with the
+     * customer who bought (as Odoo's own customer button does): its points
+     * are that customer's. Returns false when refused.
+     */
     async loyaltyCrmSetMember(member) {
         const order = this.get_order();
+        const current = order.get_partner();
+        if (current && current.id !== member.partner_id && order.getHasRefundLines()) {
+            this.loyaltyCrmRefuse(
+                _t(
+                    "This order returns a purchase of %(buyer)s: it can't be given to another member. Start a new order for %(member)s.",
+                    { buyer: current.name, member: member.name }
+                )
+            );
+            return false;
+        }
         let partner = this.models["res.partner"].get(member.partner_id);
         if (!partner) {
             const records = await this.data.read("res.partner", [member.partner_id]);
@@ -68,6 +83,7 @@ patch(PosStore.prototype, {
             order.set_partner(partner);
         }
         order.uiState.loyaltyCrmMember = member;
+        return true;
     },
 
     // ------------------------------------------------------------ find / enrol
@@ -83,7 +99,9 @@ patch(PosStore.prototype, {
         }
         const result = await this.loyaltyCrmCall("loyalty_crm_lookup", [answer.term]);
         if (result.ok) {
-            await this.loyaltyCrmSetMember(result.member);
+            if (!(await this.loyaltyCrmSetMember(result.member))) {
+                return;
+            }
             // a scanned card identifies the member; a phone needs the SMS code to spend
             this.get_order().uiState.loyaltyCrmCard =
                 answer.term === result.member.card ? answer.term : null;
@@ -121,8 +139,7 @@ patch(PosStore.prototype, {
         if (!result.ok) {
             return this.loyaltyCrmRefuse(result.message);
         }
-        await this.loyaltyCrmSetMember(result.member);
-        this.get_order().uiState.loyaltyCrmCard = result.member.card; // issued here
+        // the card exists from here, whether or not this order may carry it
         this.notification.add(
             _t("Card %(card)s issued to %(name)s.", {
                 card: result.member.card,
@@ -130,6 +147,9 @@ patch(PosStore.prototype, {
             }),
             { type: "success" }
         );
+        if (await this.loyaltyCrmSetMember(result.member)) {
+            this.get_order().uiState.loyaltyCrmCard = result.member.card; // issued here
+        }
     },
 
     // ------------------------------------------------------------ spend
