@@ -64,7 +64,7 @@ class LoyaltyTierHistory(models.Model):
     _order = "date desc, id desc"
 
     partner_id = fields.Many2one(
-        "res.partner", required=True, index=True, ondelete="cascade"
+        "res.partner", string="Member", required=True, index=True, ondelete="cascade"
     )
     old_tier_id = fields.Many2one("loyalty.tier", string="From", ondelete="set null")
     new_tier_id = fields.Many2one("loyalty.tier", string="To", ondelete="set null")

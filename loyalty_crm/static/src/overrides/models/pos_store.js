@@ -113,6 +113,7 @@ patch(PosStore.prototype, {
             phone: /^[0-9+() -]+$/.test(term) ? term : "",
             channels: options.channels,
             sources: options.sources,
+            genders: options.genders,
         });
         if (!values) {
             return;
