@@ -113,7 +113,7 @@ class LoyaltyDashboard(models.TransientModel):
         Source = env["utm.source"]
         sources = [
             (env.ref("utm.utm_source_search_engine"), 20),
-            (env.ref("utm.utm_source_facebook"), 10),
+            (env.ref("loyalty_crm.demo_utm_source_telegram"), 10),
             (env.ref("utm.utm_source_newsletter"), 10),
             (Source.create({"name": "ВКонтакте"}), 20),
             (Source.create({"name": "Касса магазина"}), 40),

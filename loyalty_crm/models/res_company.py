@@ -277,6 +277,8 @@ class ResCompany(models.Model):
                 [("company_id", "in", [False, *in_roubles.ids])]
             ).currency_id = rub
             in_roubles.loyalty_bonus_program_id.currency_id = rub
+        # the administrator, who also works the till in the demo
+        self.env.ref("base.partner_admin").name = "Елена Соколова"
         russian = self.env["res.lang"]._lang_get("ru_RU")
         if russian and russian.active:
             (self.partner_id | self.env.ref("base.partner_admin")).lang = "ru_RU"
