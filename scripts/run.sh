@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Serves Odoo 18 with loyalty_crm on http://localhost:8069 (login admin / admin).
-# The first run creates the demo database with loyalty_crm and demo data installed; later
-# runs update loyalty_crm in it (-u) and keep its data. Stop the server with Ctrl+C.
+# The first run creates the demo database with loyalty_crm and demo data installed, a
+# Russian retailer in roubles (create_demo_database in env.sh), and checks it
+# (scripts/demo_check.py); later runs update loyalty_crm in it (-u) and keep its data.
+# Stop the server with Ctrl+C.
 #
 # Settings (environment):
 #   LOYALTY_DB         database name (default loyalty_crm_demo); `dropdb NAME` starts over
