@@ -47,6 +47,23 @@ for model, what in (
 data = env["loyalty.dashboard"].get_dashboard_data(months=12)
 check(data["currency_id"] == rub.id, "the dashboard's amounts in roubles")
 
+# prices include VAT, as Russian retail prices do
+on_till = env["product.product"].search([("available_in_pos", "=", True)])
+with_vat = on_till.filtered(
+    lambda p: p.taxes_id and all(t.price_include and t.amount == 20 for t in p.taxes_id)
+)
+check(
+    on_till and with_vat == on_till,
+    f"the till's prices include НДС 20 %: {len(with_vat)} of {len(on_till)} products",
+)
+receipts = env["pos.order"].search([("config_id.name", "in", [n for n, _c in STORES])])
+vat = sum(receipts.mapped("amount_tax"))
+goods = sum(receipts.lines.filtered("tax_ids").mapped("price_subtotal_incl"))
+check(
+    goods and abs(vat / goods - 20 / 120) < 0.001,
+    f"the stores' receipts: {amount(vat)} VAT in {amount(goods)} of goods",
+)
+
 # the demo's purchases: a clothing store's tickets, in roubles
 program = company.loyalty_bonus_program_id
 stores = [name for name, _city in STORES]
