@@ -70,3 +70,28 @@ odoo_bin() {
     "$VENV/bin/python" "$ODOO_DIR/odoo-bin" --addons-path="$(odoo_addons_path)" \
         --db_host="$PGHOST" --db_port="$PGPORT" --db_user="$PGUSER" "$@"
 }
+
+# odoo_shell CONF DB FILE: runs the Python FILE in `odoo-bin shell` on DB (`env` is the
+# superuser's); FILE exits non-zero on failure (sys.exit), which this returns.
+odoo_shell() {
+    local f='__import__("os").environ["LOYALTY_SHELL_FILE"]'
+    echo "exec(compile(open($f).read(), $f, 'exec'))" \
+        | LOYALTY_SHELL_FILE="$3" "$VENV/bin/python" "$ODOO_DIR/odoo-bin" shell \
+            -c "$1" -d "$2" --no-http --log-level=warn
+}
+
+# create_demo_database CONF DB LANGS [ADDON]: a new database DB with ADDON (default
+# loyalty_crm) and demo data, its company a Russian retailer keeping its books in roubles.
+# Three steps, since a company's currency can't change once Odoo's demo has booked journal
+# items (scripts/demo_company.py says why): base alone, then the company in Russia with
+# account in roubles, then the addon. LANGS: languages to load (the first one becomes the
+# database's default), e.g. ru_RU,en_US; empty for English only.
+create_demo_database() {
+    local conf="$1" db="$2" langs="$3" addon="${4:-loyalty_crm}"
+    local lang_args=()
+    [ -n "$langs" ] && lang_args=(--load-language="$langs")
+    odoo_bin -c "$conf" -d "$db" -i base "${lang_args[@]}" --stop-after-init --log-level=warn \
+        || return 1
+    odoo_shell "$conf" "$db" "$REPO_ROOT/scripts/demo_company.py" || return 1
+    odoo_bin -c "$conf" -d "$db" -i "$addon" --stop-after-init --log-level=warn
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Serves Odoo 18 with loyalty_crm on http://localhost:8069 (login admin / admin).
-# The first run creates the demo database with loyalty_crm and demo data installed; later
-# runs update loyalty_crm in it (-u) and keep its data. Stop the server with Ctrl+C.
+# The first run creates the demo database with loyalty_crm and demo data installed, a
+# Russian retailer in roubles (create_demo_database in env.sh), and checks it
+# (scripts/demo_check.py); later runs update loyalty_crm in it (-u) and keep its data.
+# Stop the server with Ctrl+C.
 #
 # Settings (environment):
 #   LOYALTY_DB         database name (default loyalty_crm_demo); `dropdb NAME` starts over
@@ -64,13 +66,22 @@ if [ "$state" = installed ]; then
 else
     if [ "$db_exists" = 1 ]; then
         say "Installing $ADDON in the existing database $DB"
+        odoo_bin -c "$CONF" -d "$DB" -i "$ADDON" "${lang_args[@]}" --stop-after-init --log-level=warn \
+            || die "Installing $ADDON in $DB failed (see above). To start over: dropdb $DB"
     else
-        say "Creating database $DB with $ADDON and demo data (a few minutes the first time)"
+        say "Creating database $DB with $ADDON and demo data: a Russian retailer in roubles (a few minutes the first time)"
+        langs="$LANG_CODE"
+        [ -n "$langs" ] && [ "$langs" != en_US ] && langs="$langs,en_US"
+        create_demo_database "$CONF" "$DB" "$langs" "$ADDON" \
+            || die "Creating $DB failed (see above). To start over: dropdb $DB"
     fi
-    odoo_bin -c "$CONF" -d "$DB" -i "$ADDON" "${lang_args[@]}" --stop-after-init --log-level=warn \
-        || die "Installing $ADDON in $DB failed (see above). To start over: dropdb $DB"
     state="$(sql "$DB" "SELECT state FROM ir_module_module WHERE name = '$ADDON'")"
     [ "$state" = installed ] || die "$ADDON is not installed in $DB (state: ${state:-none}). To start over: dropdb $DB"
+    if [ "$db_exists" != 1 ] && [ "$ADDON" = loyalty_crm ]; then
+        say "Checking the demo data"
+        odoo_shell "$CONF" "$DB" "$REPO_ROOT/scripts/demo_check.py" \
+            || die "The demo data of $DB is wrong (see above). To start over: dropdb $DB"
+    fi
 fi
 [ "$(sql "$DB" "SELECT demo FROM ir_module_module WHERE name = 'base'")" = t ] \
     || echo "warning: database $DB has no demo data (it was not created by this script); dropdb $DB to recreate it" >&2

@@ -27,9 +27,10 @@ if [ "$exists" = 1 ] && [ "${SCREENS_REUSE:-0}" != 1 ]; then
 fi
 t0=$(date +%s)
 if [ "$exists" != 1 ]; then
-    say "Creating $DB: loyalty_crm with demo data, in Russian (a few minutes)"
-    odoo_bin -c "$CONF" -d "$DB" -i loyalty_crm --load-language=ru_RU,en_US \
-        --stop-after-init --log-level=warn || die "Creating $DB failed (see above)."
+    say "Creating $DB: loyalty_crm with demo data, in Russian, in roubles (a few minutes)"
+    create_demo_database "$CONF" "$DB" ru_RU,en_US || die "Creating $DB failed (see above)."
+    odoo_shell "$CONF" "$DB" "$REPO_ROOT/scripts/demo_check.py" \
+        || die "The demo data of $DB is wrong (see above)."
 fi
 say "Database $DB ready in $(( $(date +%s) - t0 ))s; starting Odoo on port $PORT"
 "$VENV/bin/python" "$ODOO_DIR/odoo-bin" -c "$CONF" -d "$DB" --http-port="$PORT" \

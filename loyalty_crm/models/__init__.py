@@ -36,4 +36,5 @@ from . import loyalty_privacy_request
 from . import res_partner_privacy
 from . import mail_blacklist
 from . import phone_blacklist
-from . import loyalty_report_month
+from . import base
+from . import ir_http

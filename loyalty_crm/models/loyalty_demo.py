@@ -75,6 +75,14 @@ class LoyaltyDashboard(models.TransientModel):
         )
         Ledger = env["loyalty.ledger"]
         # ---------------------------------------------------------- catalogue
+        # prices include VAT, as Russian retail prices do (the company's sales
+        # tax when it is included in prices: НДС 20 % in scripts/demo_company.py)
+        vat = company.account_sale_tax_id.filtered("price_include")[:1]
+        vat_rate = vat.amount / 100.0 if vat.amount_type == "percent" else 0.0
+
+        def without_vat(amount):
+            return company.currency_id.round(amount / (1.0 + vat_rate))
+
         parent = env["product.category"].create({"name": "Одежда и обувь"})
         products = []
         for categ_name, items in CATALOGUE.items():
@@ -90,7 +98,7 @@ class LoyaltyDashboard(models.TransientModel):
                             "type": "consu",
                             "categ_id": categ.id,
                             "available_in_pos": True,
-                            "taxes_id": [(5, 0, 0)],
+                            "taxes_id": [(6, 0, vat.ids)],
                         }
                     )
                 )
@@ -113,7 +121,7 @@ class LoyaltyDashboard(models.TransientModel):
         Source = env["utm.source"]
         sources = [
             (env.ref("utm.utm_source_search_engine"), 20),
-            (env.ref("utm.utm_source_facebook"), 10),
+            (env.ref("loyalty_crm.demo_utm_source_telegram"), 10),
             (env.ref("utm.utm_source_newsletter"), 10),
             (Source.create({"name": "ВКонтакте"}), 20),
             (Source.create({"name": "Касса магазина"}), 40),
@@ -256,6 +264,9 @@ class LoyaltyDashboard(models.TransientModel):
             if channel == "pos":
                 counters[store] += 1
                 total = sum(p.list_price * q for p, q in lines)
+                tax = sum(
+                    p.list_price * q - without_vat(p.list_price * q) for p, q in lines
+                )
                 pos_vals.append(
                     {
                         "session_id": sessions[store].id,
@@ -263,7 +274,7 @@ class LoyaltyDashboard(models.TransientModel):
                         "partner_id": partner.id if partner else False,
                         "date_order": when,
                         "state": "paid",
-                        "amount_tax": 0.0,
+                        "amount_tax": company.currency_id.round(tax),
                         "amount_total": total,
                         "amount_paid": total,
                         "amount_return": 0.0,
@@ -273,8 +284,9 @@ class LoyaltyDashboard(models.TransientModel):
                                 "full_product_name": p.name,
                                 "qty": q,
                                 "price_unit": p.list_price,
-                                "price_subtotal": p.list_price * q,
+                                "price_subtotal": without_vat(p.list_price * q),
                                 "price_subtotal_incl": p.list_price * q,
+                                "tax_ids": [(6, 0, vat.ids)],
                             })
                             for p, q in lines
                         ],
@@ -288,7 +300,8 @@ class LoyaltyDashboard(models.TransientModel):
                         "date_order": when,
                         "order_line": [
                             (0, 0, {"product_id": p.id, "product_uom_qty": q,
-                                    "price_unit": p.list_price, "tax_id": [(5, 0, 0)]})
+                                    "price_unit": p.list_price,
+                                    "tax_id": [(6, 0, vat.ids)]})
                             for p, q in lines
                         ],
                     }
@@ -403,6 +416,7 @@ class LoyaltyDashboard(models.TransientModel):
         for order, _discount, amount in paid_with_points:
             env.cr.execute(
                 SQL(
+                    # (the VAT stays: the points line carries no tax, as at the till)
                     "UPDATE pos_order SET amount_total = %s, amount_paid = %s"
                     " WHERE id = %s",
                     amount,

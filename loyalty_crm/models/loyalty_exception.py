@@ -10,7 +10,7 @@ EXCEPTION_CODES = [
     ("return_unmatched", "Return without a valid sale"),
     ("return_discount_missing", "Return without its share of the points discount"),
     ("no_points", "No points earned"),
-    ("other", "Other"),
+    ("other", "Other exception"),
 ]
 
 

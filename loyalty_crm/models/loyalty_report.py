@@ -115,7 +115,7 @@ class LoyaltyPointsReport(models.Model):
     company_id = fields.Many2one("res.company", readonly=True)
     tier_id = fields.Many2one("loyalty.tier", string="Tier", readonly=True)
     channel = fields.Selection(
-        [("pos", "Point of Sale"), ("sale", "Sales"), ("other", "Other")],
+        [("pos", "Point of Sale"), ("sale", "Sales"), ("other", "Other channels")],
         readonly=True,
     )
     points = fields.Float(string="Net Points", readonly=True)

@@ -64,12 +64,14 @@ class LoyaltyTierHistory(models.Model):
     _order = "date desc, id desc"
 
     partner_id = fields.Many2one(
-        "res.partner", required=True, index=True, ondelete="cascade"
+        "res.partner", string="Member", required=True, index=True, ondelete="cascade"
     )
     old_tier_id = fields.Many2one("loyalty.tier", string="From", ondelete="set null")
     new_tier_id = fields.Many2one("loyalty.tier", string="To", ondelete="set null")
     spend = fields.Float(
-        digits=(16, 2), help="Spend over the tier window at the change."
+        string="Purchases",
+        digits=(16, 2),
+        help="Spend over the tier window at the change.",
     )
     direction = fields.Selection(
         [("up", "Upgrade"), ("down", "Downgrade")], required=True

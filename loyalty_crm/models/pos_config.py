@@ -147,9 +147,15 @@ class PosConfig(models.Model):
         self._loyalty_pos_check_access()
         channels = self.env["loyalty.notification.channel"].search([])
         sources = self.env["utm.source"].search([], limit=200, order="name")
+        # the questionnaire's own labels, in the cashier's language
+        genders = self.env["res.partner"]._fields["loyalty_gender"]
         return {
             "channels": [{"id": c.id, "name": c.name} for c in channels],
             "sources": [{"id": s.id, "name": s.name} for s in sources],
+            "genders": [
+                {"id": value, "name": label}
+                for value, label in genders._description_selection(self.env)
+            ],
         }
 
     def loyalty_crm_enrol(self, values):

@@ -220,7 +220,9 @@ class ResCompany(models.Model):
     def _loyalty_demo_company(self):
         """The demo company is a Russian clothing retailer: its name, Moscow
         address, time zone, roubles when the books allow it, Russian for its
-        people when Russian is installed, and a member who uses the portal."""
+        people when Russian is installed, and a member who uses the portal.
+        Odoo's second demo company ("My Company (Chicago)", from stock) becomes
+        its Saint Petersburg sister company."""
         self.ensure_one()
         russia = self.env.ref("base.ru", raise_if_not_found=False)
         self.write(
@@ -229,28 +231,54 @@ class ResCompany(models.Model):
                 "street": "ул. Тверская, 12",
                 "city": "Москва",
                 "zip": "125009",
+                "state_id": self.env.ref("base.state_ru_mow").id if russia else False,
                 "country_id": russia.id if russia else False,
                 "phone": "+7 495 123-45-67",
                 "email": "info@stil.example.com",
                 "website": "https://stil.example.com",
             }
         )
-        self.partner_id.tz = "Europe/Moscow"
-        rub = self.env.ref("base.RUB", raise_if_not_found=False)
-        if rub and self.currency_id != rub:
-            rub.sudo().active = True
-            try:
-                with self.env.cr.savepoint():
-                    self.currency_id = rub
-            except UserError as error:
-                # Odoo's demo accounting is already booked in dollars
-                _logger.info("Demo: %s keeps its currency (%s)", self.name, error)
-        if self.currency_id == rub:
-            pricelists = self.env["product.pricelist"].search(
-                [("company_id", "in", (False, self.id))]
+        sister = self.env.ref("stock.res_company_1", raise_if_not_found=False)
+        if sister and russia:
+            sister.write(
+                {
+                    "name": "ООО «Стиль Северо-Запад»",
+                    "street": "Невский пр., 28",
+                    "city": "Санкт-Петербург",
+                    "zip": "191186",
+                    "state_id": self.env.ref("base.state_ru_spe").id,
+                    "country_id": russia.id,
+                    "phone": "+7 812 123-45-67",
+                    "email": "spb@stil.example.com",
+                }
             )
-            pricelists.currency_id = rub
-            self.loyalty_bonus_program_id.currency_id = rub
+        companies = self | sister if sister else self
+        companies.partner_id.tz = "Europe/Moscow"
+        # a warehouse is named after its company when the company is made
+        for warehouse in self.env["stock.warehouse"].search(
+            [("company_id", "in", companies.ids)]
+        ):
+            warehouse.name = warehouse.company_id.name
+        rub = self.env.ref("base.RUB", raise_if_not_found=False)
+        if rub:
+            rub.sudo().active = True
+            for company in companies.filtered(lambda c: c.currency_id != rub):
+                try:
+                    with self.env.cr.savepoint():
+                        company.currency_id = rub
+                except UserError as error:
+                    # Odoo's demo accounting is already booked in another
+                    # currency: scripts/demo_company.py prevents it
+                    _logger.warning(
+                        "Demo: %s keeps its currency (%s)", company.name, error
+                    )
+            in_roubles = companies.filtered(lambda c: c.currency_id == rub)
+            self.env["product.pricelist"].search(
+                [("company_id", "in", [False, *in_roubles.ids])]
+            ).currency_id = rub
+            in_roubles.loyalty_bonus_program_id.currency_id = rub
+        # the administrator, who also works the till in the demo
+        self.env.ref("base.partner_admin").name = "Елена Соколова"
         russian = self.env["res.lang"]._lang_get("ru_RU")
         if russian and russian.active:
             (self.partner_id | self.env.ref("base.partner_admin")).lang = "ru_RU"

@@ -132,3 +132,59 @@ class TestPortal(HttpCase, common.LoyaltyCase):
         self.assertEqual(debt.group(1).strip(), "100")
         self.authenticate("lc_portal_a", "lc_portal_a")
         self.assertNotIn("o_loyalty_debt", self._page("/my/loyalty"))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalFirstVisitLanguage(HttpCase):
+    """A Russian member's first visit: the login form, then the portal in
+    Russian, whatever the browser asks for (never /en/my)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("ru_RU")
+        cls.env["ir.module.module"].search(
+            [("name", "in", ("base", "web", "portal", "loyalty_crm"))]
+        )._update_translations(["ru_RU"])
+        cls.env.company.loyalty_required_field_ids = False
+        cls.user = new_test_user(
+            cls.env, "lc_portal_first", groups="base.group_portal", lang="ru_RU"
+        )
+        cls.user.partner_id.phone = "+79165550303"
+        cls.user.partner_id._loyalty_enrol()
+
+    def _first_visit(self):
+        """Log in from a new browser that prefers English; the page it lands on."""
+        self.opener.cookies.clear()
+        headers = {"Accept-Language": "en-US,en;q=0.9"}
+        form = self.url_open("/web/login", headers=headers).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        response = self.url_open(
+            "/web/login",
+            data={
+                "login": "lc_portal_first",
+                "password": "lc_portal_first",
+                "csrf_token": token,
+            },
+            headers=headers,
+        )
+        response.raise_for_status()
+        path = response.url.split("//", 1)[1].split("/", 1)[1].split("?")[0]
+        # the language the page is in: the active one of the portal's switcher
+        lang = re.search(
+            r'js_change_lang active"[^>]* data-url_code="([^"]+)"', response.text
+        ).group(1)
+        return "/" + path, lang, response.text
+
+    def test_database_in_russian(self):
+        # the demo's database: Russian by default (ir.default of the partner's lang)
+        self.env["ir.default"].set("res.partner", "lang", "ru_RU")
+        path, lang, page = self._first_visit()
+        self.assertEqual((path, lang), ("/my", "ru"))
+        self.assertIn("Мои бонусы", page)
+
+    def test_database_in_english(self):
+        self.env["ir.default"].set("res.partner", "lang", "en_US")
+        path, lang, page = self._first_visit()
+        self.assertEqual((path, lang), ("/ru/my", "ru"))
+        self.assertIn("Мои бонусы", page)

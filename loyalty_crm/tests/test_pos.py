@@ -474,6 +474,16 @@ class TestPosMembers(PosLoyaltyCase):
         options = self.till.loyalty_crm_enrol_options()
         self.assertIn(sms.id, [c["id"] for c in options["channels"]])
         self.assertIn(source.id, [s["id"] for s in options["sources"]])
+        self.assertEqual(
+            [g["id"] for g in options["genders"]], ["male", "female", "other"]
+        )
+        # in the cashier's language (the server's labels: no term of the till's own)
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env["ir.module.module"]._load_module_terms(["loyalty_crm"], ["ru_RU"])
+        ru = self.till.with_context(lang="ru_RU").loyalty_crm_enrol_options()
+        self.assertEqual(
+            [g["name"] for g in ru["genders"]], ["Мужской", "Женский", "Другой"]
+        )
         answer = self.till.loyalty_crm_enrol(
             {
                 "name": "Ольга Новая",

@@ -181,6 +181,25 @@ class TestOnePointSystem(LoyaltyCase):
         self.assertRegex(label, r"^[а-яё]+ \d{4}$")
         # nominative (ноябрь, май, март), not genitive (ноября, мая, марта)
         self.assertNotRegex(label.split()[0], "[яа]$")
+        # Odoo's own lists and pivots too (a date and a datetime grouped by month)
+        self.env["res.partner"].create(
+            [
+                {"name": "Март", "loyalty_birthdate": "1990-03-05"},
+                {"name": "Май", "loyalty_birthdate": "1990-05-05"},
+            ]
+        )
+        Partner = self.env["res.partner"].with_context(lang="ru_RU", tz="Europe/Moscow")
+        months = {
+            group["loyalty_birthdate:month"]
+            for group in Partner.read_group(
+                [("loyalty_birthdate", "!=", False)], [], ["loyalty_birthdate:month"]
+            )
+        }
+        self.assertLessEqual({"март 1990", "май 1990"}, months)
+        label = Partner.read_group([], [], ["create_date:month"])[0][
+            "create_date:month"
+        ]
+        self.assertNotRegex(label.split()[0], "[яа]$")
 
 
 @tagged("post_install", "-at_install")

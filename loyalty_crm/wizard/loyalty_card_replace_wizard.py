@@ -6,7 +6,7 @@ class LoyaltyCardReplaceWizard(models.TransientModel):
     _description = "Replace a Member Card"
 
     card_id = fields.Many2one("loyalty.card", required=True, readonly=True)
-    partner_id = fields.Many2one(related="card_id.partner_id")
+    partner_id = fields.Many2one(related="card_id.partner_id", string="Member")
     points = fields.Float(related="card_id.points", string="Balance to Move")
     cause = fields.Selection(
         [("lost", "Lost or stolen"), ("replaced", "Damaged or exchanged")],

@@ -9,7 +9,7 @@ class LoyaltyCardStateWizard(models.TransientModel):
     _description = "Block or Unblock a Member Card"
 
     card_id = fields.Many2one("loyalty.card", required=True, readonly=True)
-    partner_id = fields.Many2one(related="card_id.partner_id")
+    partner_id = fields.Many2one(related="card_id.partner_id", string="Member")
     action = fields.Selection(
         [("block", "Block"), ("unblock", "Unblock")], required=True, readonly=True
     )

@@ -137,12 +137,12 @@ export class LoyaltyDashboard extends Component {
             { key: "frequency_member", label: _t("Purchases per active member"), format: "float", report: "member_purchases" },
             { key: "share_with_points", label: _t("Purchases with points spent"), format: "percent", report: "member_purchases" },
             { key: "share_new_clients", label: _t("New customers"), format: "percent", report: "purchases" },
-            { key: "points_issued", label: _t("Points issued"), format: "float", report: "points" },
-            { key: "points_spent", label: _t("Points spent"), format: "float", report: "points" },
+            { key: "points_issued", label: _t("Points issued"), format: "integer", report: "points" },
+            { key: "points_spent", label: _t("Points spent"), format: "integer", report: "points" },
             { key: "redemption_rate", label: _t("Redemption rate"), format: "percent", report: "points" },
             { key: "breakage_rate", label: _t("Breakage"), format: "percent", report: "points" },
             { key: "liability_value", label: _t("Points liability"), format: "monetary", report: "liability" },
-            { key: "pending_points", label: _t("Pending points"), format: "float", report: "liability" },
+            { key: "pending_points", label: _t("Pending points"), format: "integer", report: "liability" },
         ].map((card) => {
             const kpi = this.state.data.kpis[card.key];
             let delta = null;

@@ -13,6 +13,7 @@ export class LoyaltyCrmEnrolPopup extends Component {
         phone: { type: String, optional: true },
         channels: Array,
         sources: Array,
+        genders: Array,
         getPayload: Function,
         close: Function,
     };

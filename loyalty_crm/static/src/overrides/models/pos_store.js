@@ -131,6 +131,7 @@ patch(PosStore.prototype, {
             phone: /^[0-9+() -]+$/.test(term) ? term : "",
             channels: options.channels,
             sources: options.sources,
+            genders: options.genders,
         });
         if (!values) {
             return;

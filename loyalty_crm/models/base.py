@@ -1,4 +1,6 @@
-"""Month headings of the program's reports in the nominative ("ноябрь 2026").
+"""Month headings in the nominative ("ноябрь 2026"), in every list, pivot and
+chart grouped by month: the program's reports and Odoo's own (Sales, the till's
+orders) read the same.
 
 Odoo labels a month group with Babel's ``MMMM yyyy``, which is the genitive
 in Russian ("ноября 2026", as in a date). A heading takes the stand-alone
@@ -12,9 +14,8 @@ from odoo import fields, models
 from odoo.tools.misc import get_lang
 
 
-class LoyaltyReportMonthMixin(models.AbstractModel):
-    _name = "loyalty.report.month.mixin"
-    _description = "Report with Month Headings"
+class Base(models.AbstractModel):
+    _inherit = "base"
 
     def _read_group_format_result(self, rows_dict, lazy_groupby):
         result = super()._read_group_format_result(rows_dict, lazy_groupby)
@@ -37,23 +38,3 @@ class LoyaltyReportMonthMixin(models.AbstractModel):
                     start.date(), format="LLLL yyyy", locale=locale
                 )
         return result
-
-
-class LoyaltyPurchaseReport(models.Model):
-    _name = "loyalty.purchase.report"
-    _inherit = ["loyalty.purchase.report", "loyalty.report.month.mixin"]
-
-
-class LoyaltyPointsReport(models.Model):
-    _name = "loyalty.points.report"
-    _inherit = ["loyalty.points.report", "loyalty.report.month.mixin"]
-
-
-class LoyaltyMemberReport(models.Model):
-    _name = "loyalty.member.report"
-    _inherit = ["loyalty.member.report", "loyalty.report.month.mixin"]
-
-
-class LoyaltyAcquisitionReport(models.Model):
-    _name = "loyalty.acquisition.report"
-    _inherit = ["loyalty.acquisition.report", "loyalty.report.month.mixin"]
