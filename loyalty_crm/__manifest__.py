@@ -54,6 +54,7 @@
         "views/loyalty_campaign_views.xml",
         "views/loyalty_coalition_views.xml",
         "views/loyalty_portal_templates.xml",
+        "views/utm_source_views.xml",
         "views/loyalty_crm_menus.xml",
         "views/loyalty_exception_views.xml",
         "views/loyalty_analytics_views.xml",

@@ -14,6 +14,7 @@ from . import res_partner
 from . import sale_order
 from . import account_move
 from . import res_partner_marketing
+from . import utm_source
 from . import loyalty_segment
 from . import loyalty_campaign
 from . import mailing_mailing

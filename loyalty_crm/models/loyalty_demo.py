@@ -123,7 +123,7 @@ class LoyaltyDashboard(models.TransientModel):
             (env.ref("utm.utm_source_search_engine"), 20),
             (env.ref("loyalty_crm.demo_utm_source_telegram"), 10),
             (env.ref("utm.utm_source_newsletter"), 10),
-            (Source.create({"name": "ВКонтакте"}), 20),
+            (Source.create({"name": "ВКонтакте", "loyalty_offered": True}), 20),
             (Source.create({"name": "Касса магазина"}), 40),
         ]
         channels = env["loyalty.notification.channel"].search([])

@@ -146,7 +146,7 @@ class PosConfig(models.Model):
         """Choices of the enrolment questionnaire at the till."""
         self._loyalty_pos_check_access()
         channels = self.env["loyalty.notification.channel"].search([])
-        sources = self.env["utm.source"].search([], limit=200, order="name")
+        sources = self.env["utm.source"]._loyalty_offered_sources()
         # the questionnaire's own labels, in the cashier's language
         genders = self.env["res.partner"]._fields["loyalty_gender"]
         return {
@@ -178,8 +178,12 @@ class PosConfig(models.Model):
             )
             .exists()
         )
+        # only a source the manager offers (a till could send any id, or none)
+        source_id = values.get("source_id")
         source = (
-            self.env["utm.source"].browse(int(values.get("source_id") or 0)).exists()
+            self.env["utm.source"]
+            ._loyalty_offered_sources()
+            .filtered(lambda s: str(s.id) == str(source_id))
         )
         vals = {
             "name": name,

@@ -303,8 +303,9 @@ class ResCompany(models.Model):
 
     @api.model
     def _loyalty_name_acquisition_sources(self):
-        """Our UTM sources and medium in the language of the database's main
-        user (``utm.source.name`` is not translatable): a Russian retailer's
+        """Our UTM sources and medium, and Odoo's sources offered at enrolment,
+        in the language of the database's main user (``utm.source.name`` is not
+        translatable): a Russian retailer's
         reports say "Магазин (касса)", not "Shop (POS)". Only names still at
         their English default are renamed, so a user's own names stay."""
         admin = self.env.ref("base.user_admin", raise_if_not_found=False)
@@ -313,6 +314,9 @@ class ResCompany(models.Model):
             return
         env = self.with_context(lang=lang).env
         names = {
+            # Odoo's sources offered at enrolment
+            "utm.utm_source_search_engine": ("Search engine", env._("Search engine")),
+            "utm.utm_source_newsletter": ("Newsletter", env._("Newsletter")),
             "utm_source_backoffice": ("Back office", env._("Back office")),
             "utm_source_store": ("Shop (POS)", env._("Shop (POS)")),
             "utm_source_portal": ("Website (portal)", env._("Website (portal)")),
@@ -326,6 +330,8 @@ class ResCompany(models.Model):
             ),
         }
         for xmlid, (default, name) in names.items():
-            record = self.env.ref(f"loyalty_crm.{xmlid}", raise_if_not_found=False)
+            if "." not in xmlid:
+                xmlid = f"loyalty_crm.{xmlid}"
+            record = self.env.ref(xmlid, raise_if_not_found=False)
             if record and record.name == default and name != default:
                 record.sudo().name = name

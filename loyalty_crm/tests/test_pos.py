@@ -468,12 +468,56 @@ class TestPosMembers(PosLoyaltyCase):
             with self.assertQueryCount(queries):
                 self.assertTrue(self.till.loyalty_crm_lookup(term)["ok"])
 
+    def test_enrol_takes_only_an_offered_source(self):
+        """A till sends any source id (or garbage): only an offered source is
+        recorded, anything else leaves the till's own channel source."""
+        craigslist = self.env.ref("utm.utm_source_craigslist")
+        self.assertNotIn(
+            craigslist.id,
+            [s["id"] for s in self.till.loyalty_crm_enrol_options()["sources"]],
+        )
+        for phone, source_id in (
+            ("8 916 777 66 01", craigslist.id),
+            ("8 916 777 66 02", "1; DROP TABLE res_partner"),
+            ("8 916 777 66 03", {"id": 1}),
+            ("8 916 777 66 04", -5),
+        ):
+            answer = self.till.loyalty_crm_enrol(
+                {"name": "Гость", "phone": phone, "source_id": source_id}
+            )
+            self.assertTrue(answer["ok"], answer)
+            partner = self.env["res.partner"].browse(answer["member"]["partner_id"])
+            self.assertEqual(
+                partner.loyalty_source_id, self.env.ref("loyalty_crm.utm_source_store")
+            )
+
+    def test_default_sources_offered_once(self):
+        """The first answers are offered while none is; a manager's own list
+        is kept by every later upgrade."""
+        Source = self.env["utm.source"]
+        search_engine = self.env.ref("utm.utm_source_search_engine")
+        self.assertTrue(search_engine.loyalty_offered)
+        Source.search([]).loyalty_offered = False
+        own = Source.create({"name": "Листовка у кассы", "loyalty_offered": True})
+        Source._loyalty_offer_default_sources()
+        self.assertEqual(Source._loyalty_offered_sources(), own)
+        own.loyalty_offered = False
+        Source._loyalty_offer_default_sources()
+        self.assertIn(search_engine, Source._loyalty_offered_sources())
+
     def test_enrol_at_the_till(self):
         sms = self.env.ref("loyalty_crm.channel_sms")
-        source = self.env["utm.source"].create({"name": "Витрина"})
+        source = self.env["utm.source"].create(
+            {"name": "Витрина", "loyalty_offered": True}
+        )
         options = self.till.loyalty_crm_enrol_options()
         self.assertIn(sms.id, [c["id"] for c in options["channels"]])
-        self.assertIn(source.id, [s["id"] for s in options["sources"]])
+        offered = [s["id"] for s in options["sources"]]
+        self.assertIn(source.id, offered)
+        # the sources of a new database: a retailer's, not Odoo's job boards
+        self.assertIn(self.env.ref("utm.utm_source_search_engine").id, offered)
+        self.assertIn(self.env.ref("loyalty_crm.utm_source_referral").id, offered)
+        self.assertNotIn(self.env.ref("utm.utm_source_craigslist").id, offered)
         self.assertEqual(
             [g["id"] for g in options["genders"]], ["male", "female", "other"]
         )

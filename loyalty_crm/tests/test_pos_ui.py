@@ -51,7 +51,7 @@ class TestPosLoyaltyUi(pos_frontend.TestPointOfSaleHttpCommon):
         blocked = Partner.create({"name": "Борис Блокин", "phone": "+79165554400"})
         blocked._loyalty_enrol(program=cls.program, card_code="0430000000551")
         blocked.loyalty_card_id.action_loyalty_block("stolen")
-        cls.env["utm.source"].create({"name": "Витрина"})
+        cls.env["utm.source"].create({"name": "Витрина", "loyalty_offered": True})
 
     def _entries(self, uuid):
         return self.env["loyalty.ledger"].search(

@@ -23,7 +23,11 @@ class LoyaltyEnrolWizard(models.TransientModel):
         string="Agrees to Marketing Messages",
         help="The customer agrees to receive offers through the chosen channels.",
     )
-    source_id = fields.Many2one("utm.source", string="How did they hear about us?")
+    source_id = fields.Many2one(
+        "utm.source",
+        string="How did they hear about us?",
+        domain=[("loyalty_offered", "=", True)],
+    )
     referral_code = fields.Char(help="The code of the member who invited the customer.")
     card_code = fields.Char(
         string="Card Number",
