@@ -20,9 +20,9 @@ import re
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, clean_context
 
-from ..tools import normalize_phone
+from ..tools import bulk_insert, normalize_phone, reserve_ids
 
 _logger = logging.getLogger(__name__)
 
@@ -917,6 +917,69 @@ class LoyaltyImportBatch(models.Model):
         return vals
 
     def _apply(self, context, to_create, to_update, to_consent, to_tier, to_post):
+        """Write a chunk's decisions: new members set-based (or through the ORM,
+        ``loyalty_import_orm`` in the context: the reference the equivalence test
+        compares with), the updates of existing members through the ORM, then
+        every opening balance through the ledger's set-based path."""
+        if to_create:
+            if self.env.context.get("loyalty_import_orm"):
+                self._create_members_orm(context, to_create)
+            else:
+                self._create_members_sql(context, to_create)
+                # their consents and tiers went in with them
+                to_consent = [plan for plan in to_consent if "create" not in plan]
+                to_tier = [plan for plan in to_tier if "create" not in plan]
+        for partner, vals in to_update:
+            partner.write(self._resolve_utm(vals, context))
+        self._record_consents(to_consent)
+        self._set_tiers(to_tier)
+        if to_post:
+            self._post_openings(to_post)
+
+    def _consent_vals(self, plan, note):
+        program = self.program_id
+        return {
+            "partner_id": plan["partner"].id,
+            "purpose": "marketing",
+            "consent": plan["consent"]["consent"],
+            "channel": plan["consent"]["channel"],
+            "date": plan["consent"]["date"],
+            "source": "import",
+            "company_id": program.company_id.id or self.env.company.id,
+            "note": note,
+        }
+
+    def _record_consents(self, plans):
+        if plans:
+            note = _("Import %(file)s", file=self.name)
+            self.env["loyalty.consent"]._record_imported(
+                [self._consent_vals(plan, note) for plan in plans]
+            )
+
+    @staticmethod
+    def _tier_history_vals(partner_id, old_tier, new_tier):
+        return {
+            "partner_id": partner_id,
+            "old_tier_id": old_tier.id,
+            "new_tier_id": new_tier.id,
+            "direction": "up" if new_tier.min_spend > old_tier.min_spend else "down",
+        }
+
+    def _set_tiers(self, plans):
+        history = []
+        for plan in plans:
+            partner, tier = plan["partner"], plan["tier"]
+            history.append(
+                self._tier_history_vals(partner.id, partner.loyalty_tier_id, tier)
+            )
+            partner.sudo().loyalty_tier_id = tier
+        if history:
+            self.env["loyalty.tier.history"].sudo().create(history)
+
+    def _create_members_orm(self, context, to_create):
+        """New members through the ORM (``create`` of each model, every override
+        and compute of the installed modules): the reference of the set-based
+        path, kept for the equivalence test."""
         Partner = self.env["res.partner"].with_context(
             tracking_disable=True,
             mail_create_nolog=True,
@@ -924,97 +987,154 @@ class LoyaltyImportBatch(models.Model):
             mail_notrack=True,
         )
         program = self.program_id
-        if to_create:
-            # the defaults once per chunk, not once per member (some are queries)
-            defaults = Partner.default_get(list(Partner._fields))
-            partners = Partner.create(
+        # the defaults once per chunk, not once per member (some are queries)
+        defaults = Partner.default_get(list(Partner._fields))
+        partners = Partner.create(
+            [
+                dict(
+                    defaults,
+                    **self._resolve_utm(plan["create"], context),
+                    company_id=False,
+                )
+                for _result, _row, plan in to_create
+            ]
+        )
+        for (_result, _row, plan), partner in zip(to_create, partners, strict=True):
+            plan["partner"] = partner
+        cards = (
+            self.env["loyalty.card"]
+            .sudo()
+            .with_context(loyalty_no_mail=True, tracking_disable=True)
+            .create(
                 [
                     dict(
-                        defaults,
-                        **self._resolve_utm(plan["create"], context),
-                        company_id=False,
+                        {
+                            "program_id": program.id,
+                            "partner_id": plan["partner"].id,
+                            "loyalty_state": "active",
+                        },
+                        **({"code": row["card"]} if row["card"] else {}),
                     )
-                    for _result, _row, plan in to_create
+                    for _result, row, plan in to_create
                 ]
             )
-            for (_result, _row, plan), partner in zip(to_create, partners, strict=True):
-                plan["partner"] = partner
-            cards = (
-                self.env["loyalty.card"]
-                .sudo()
-                .with_context(loyalty_no_mail=True, tracking_disable=True)
-                .create(
-                    [
-                        dict(
-                            {
-                                "program_id": program.id,
-                                "partner_id": plan["partner"].id,
-                                "loyalty_state": "active",
-                            },
-                            **({"code": row["card"]} if row["card"] else {}),
-                        )
-                        for _result, row, plan in to_create
-                    ]
-                )
+        )
+        for (result, _row, plan), card in zip(to_create, cards, strict=True):
+            plan["card_id"] = card.id
+            result["card"] = card.code
+        codes = [p._loyalty_new_referral_code() for p in partners]
+        self.env.flush_all()
+        self.env.execute_query(
+            SQL(
+                """
+                UPDATE res_partner p SET loyalty_referral_code = v.code
+                  FROM unnest(%s::int[], %s::varchar[]) AS v(id, code)
+                 WHERE p.id = v.id
+                """,
+                partners.ids,
+                codes,
             )
-            for (result, _row, plan), card in zip(to_create, cards, strict=True):
-                plan["card_id"] = card.id
-                result["card"] = card.code
-            codes = [p._loyalty_new_referral_code() for p in partners]
-            self.env.flush_all()
-            self.env.execute_query(
-                SQL(
-                    """
-                    UPDATE res_partner p SET loyalty_referral_code = v.code
-                      FROM unnest(%s::int[], %s::varchar[]) AS v(id, code)
-                     WHERE p.id = v.id
-                    """,
-                    partners.ids,
-                    codes,
-                )
+        )
+        partners.invalidate_recordset(["loyalty_referral_code"])
+
+    def _create_members_sql(self, context, to_create):
+        """New members of a chunk, set-based: a handful of statements whatever
+        the chunk's size, with what the ORM would have stored.
+
+        - partners, cards, consents and tier history in one ``INSERT`` each
+          (:func:`..tools.bulk_insert`: defaults, who and when, columns converted
+          by the fields); ids reserved first, so a partner's referral code and
+          commercial partner and a card's member are known before the insert;
+        - the partners' stored computed fields from
+          :meth:`res.partner._loyalty_new_member_vals` (a field of another module
+          is recomputed by the ORM in batch at the flush), their card set by one
+          ``UPDATE`` once the cards exist;
+        - no followers, messages or tracking per member (as the ORM path with
+          its ``mail_create_nolog`` / ``tracking_disable`` context), no card
+          creation mail: the batch's own message tells what was imported.
+        """
+        env = self.env
+        program = self.program_id
+        Partner = env["res.partner"]
+        Partner.check_access("create")
+        Card = env["loyalty.card"].sudo()
+        count = len(to_create)
+        partner_ids = reserve_ids(env, "res_partner", count)
+        card_ids = reserve_ids(env, "loyalty_card", count)
+        new_codes = iter(
+            Card._loyalty_generate_card_codes(
+                sum(1 for _result, row, _plan in to_create if not row["card"])
             )
-            partners.invalidate_recordset(["loyalty_referral_code"])
-        for partner, vals in to_update:
-            partner.write(self._resolve_utm(vals, context))
-        consents = [
-            {
-                "partner_id": plan["partner"].id,
-                "purpose": "marketing",
-                "consent": plan["consent"]["consent"],
-                "channel": plan["consent"]["channel"],
-                "date": plan["consent"]["date"],
-                "source": "import",
-                "company_id": program.company_id.id or self.env.company.id,
-                "note": _("Import %(file)s", file=self.name),
-            }
-            for plan in to_consent
-        ]
-        if consents:
-            self.env["loyalty.consent"]._record_imported(consents)
-        history = []
-        for plan in to_tier:
-            partner, tier = plan["partner"], plan["tier"]
-            history.append(
+        )
+        now = env.cr.now()
+        activation = fields.Datetime.now()
+        note = _("Import %(file)s", file=self.name)
+        partners, cards, consents, history = [], [], [], []
+        for (result, row, plan), partner_id, card_id in zip(
+            to_create, partner_ids, card_ids, strict=True
+        ):
+            consent = plan["consent"]
+            tier = plan["tier"]
+            vals = dict(self._resolve_utm(plan["create"], context), company_id=False)
+            if tier:
+                vals["loyalty_tier_id"] = tier.id
+            given = (
+                [("marketing", consent["channel"], consent["consent"], consent["date"])]
+                if consent
+                else []
+            )
+            vals = Partner._loyalty_new_member_vals(vals, partner_id, given)
+            # the card: set once it exists (below), its date is the membership's
+            vals.update(loyalty_card_id=False, loyalty_member_since=now)
+            partners.append(vals)
+            code = row["card"] or next(new_codes)
+            cards.append(
                 {
-                    "partner_id": partner.id,
-                    "old_tier_id": partner.loyalty_tier_id.id,
-                    "new_tier_id": tier.id,
-                    "direction": "up"
-                    if tier.min_spend > partner.loyalty_tier_id.min_spend
-                    else "down",
+                    "id": card_id,
+                    "program_id": program.id,
+                    "partner_id": partner_id,
+                    "code": code,
+                    "loyalty_state": "active",
+                    "activation_date": activation,
+                    "company_id": program.company_id.id,
+                    "is_bonus_card": program.is_bonus_program,
                 }
             )
-            partner.sudo().loyalty_tier_id = tier
-        if history:
-            self.env["loyalty.tier.history"].sudo().create(history)
-        if to_post:
-            self._post_openings(to_post)
+            plan["partner"] = Partner.browse(partner_id)
+            plan["card_id"] = card_id
+            result["card"] = code
+            if consent:
+                consents.append(self._consent_vals(plan, note))
+            if tier:
+                history.append(
+                    self._tier_history_vals(partner_id, env["loyalty.tier"], tier)
+                )
+        bulk_insert(Partner.with_context(clean_context(env.context)), partners)
+        bulk_insert(Card.with_context(clean_context(env.context)), cards)
+        env.execute_query(
+            SQL(
+                """
+                UPDATE res_partner p SET loyalty_card_id = v.card_id
+                  FROM unnest(%s::int[], %s::int[]) AS v(id, card_id)
+                 WHERE p.id = v.id
+                """,
+                partner_ids,
+                card_ids,
+            )
+        )
+        env["loyalty.consent"]._record_imported(consents, in_sql=True)
+        bulk_insert(env["loyalty.tier.history"].sudo(), history)
+        # nothing read before of these tables is current any more
+        env.flush_all()
+        for model in ("res.partner", "loyalty.card", "loyalty.consent"):
+            env[model].invalidate_model()
 
     def _post_openings(self, plans):
         """The chunk's opening balances: one ledger entry per card, through the
         ledger's bulk path (:meth:`loyalty.ledger._post_bulk`, as the nightly jobs
-        do): the cards are locked in id order, an opening already posted (same
-        key) is skipped, balances synced, debts paid back. Entries are built by
+        do, set-based: one insert, one balance update): the cards are locked in id
+        order, an opening already posted (same key) is skipped, balances synced,
+        debts paid back. Entries are built by
         :meth:`loyalty.ledger._entry_vals`, the rules of every posting; an opening
         without its own expiry date follows the program's policy."""
         Ledger = self.env["loyalty.ledger"]
@@ -1034,7 +1154,8 @@ class LoyaltyImportBatch(models.Model):
                     idempotency_key=f"loyalty.import.batch/{self.id}/{plan['card_id']}",
                 )
                 for plan in sorted(plans, key=lambda plan: plan["card_id"])
-            ]
+            ],
+            in_sql=True,
         )
 
     # ------------------------------------------------------------ rollback
