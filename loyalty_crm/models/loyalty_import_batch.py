@@ -11,12 +11,18 @@ whole: reversing entries, nothing deleted (members and cards stay).
 
 import base64
 import codecs
+import contextlib
 import csv
 import datetime
 import hashlib
 import io
+import itertools
 import logging
+import math
 import re
+import tempfile
+
+import openpyxl
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -27,8 +33,13 @@ from ..tools import bulk_insert, normalize_phone, reserve_ids
 _logger = logging.getLogger(__name__)
 
 CHUNK = 1000
+READ_BLOCK = 1 << 20
 MAX_POINTS = 1e9
 CARD_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_./-]{0,63}")
+# how a spreadsheet formula starts (a phone "+7 916..." or "-5" is not one)
+FORMULA = re.compile(r"\s*(?:[=@\t\r]|[+-](?![\d\s(]))")
+# text kept as it is written: never a formula
+TEXT_COLUMNS = ("name", "email", "occupation", "city", "source", "medium", "campaign")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Column of the file -> the names it may have in the header (lower case).
 COLUMNS = {
@@ -108,6 +119,15 @@ class RowRefused(Exception):
 
 def _norm_header(text):
     return " ".join((text or "").replace("\ufeff", "").strip().lower().split())
+
+
+def _report_cell(value):
+    """A cell of the report as a spreadsheet shows it, never as a formula: text
+    from the file that starts like one (``=``, ``@``, ``+``/``-`` then not a
+    number) is prefixed with an apostrophe (CSV injection)."""
+    if isinstance(value, str) and FORMULA.match(value):
+        return "'" + value
+    return value
 
 
 def _choice(column, value):
@@ -251,39 +271,63 @@ class LoyaltyImportBatch(models.Model):
 
     # ------------------------------------------------------------ reading
     def _file_hash(self):
-        return hashlib.sha256(self._file_bytes()).hexdigest()
+        digest = hashlib.sha256()
+        with self._open_file() as stream:
+            for block in iter(lambda: stream.read(READ_BLOCK), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     def _file_bytes(self):
         self.ensure_one()
         data = self.with_context(bin_size=False).file
         return base64.b64decode(data or b"")
 
-    def _read_rows(self, data):
-        """``(line number, [cells])`` of the file, header included.
+    @contextlib.contextmanager
+    def _open_file(self):
+        """The file as a binary stream, read from the attachment's file in the
+        filestore (memory flat, whatever its size), or from the database."""
+        self.ensure_one()
+        self.env.flush_all()
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_id", "=", self.id),
+                    ("res_field", "=", "file"),
+                ],
+                limit=1,
+            )
+        )
+        if attachment.store_fname:
+            with open(attachment._full_path(attachment.store_fname), "rb") as stream:
+                yield stream
+        else:
+            yield io.BytesIO(attachment.raw or self._file_bytes())
 
-        CSV is streamed line by line (memory stays flat whatever the number of
-        rows); spreadsheets (XLSX, XLS, ODS) are read by Odoo's own import
-        (``base_import``), which knows their cell types and dates.
+    def _read_rows(self, stream):
+        """``(line number, [cells])`` of the file, header included, streamed:
+        memory stays flat whatever the number of rows.
+
+        CSV is decoded and read line by line; XLSX by openpyxl in read-only
+        mode (row by row, cells converted as Odoo's own import does); the older
+        spreadsheets (XLS, ODS) by Odoo's import (``base_import``), whole.
         """
         name = (self.name or "").lower()
-        if name.endswith((".xlsx", ".xls", ".ods")) or data[:2] == b"PK":
-            importer = self.env["base_import.import"].create(
-                {"file": data, "file_name": self.name, "file_type": ""}
-            )
-            options = {"quoting": '"', "separator": ",", "has_headers": True}
-            try:
-                _length, rows = importer._read_file(options)
-            except (ValueError, UserError) as error:
-                raise UserError(
-                    _("The file cannot be read: %(error)s", error=error)
-                ) from error
-            for number, row in enumerate(rows, 1):
-                yield number, [str(cell) for cell in row]
+        head = stream.read(4)
+        stream.seek(0)
+        if name.endswith(".xlsx") or (head[:2] == b"PK" and not name.endswith(".ods")):
+            yield from self._read_xlsx(stream)
             return
-        text = self._decode(data)
-        first = text.split("\n", 1)[0]
+        if name.endswith((".xls", ".ods")) or head == b"\xd0\xcf\x11\xe0":
+            yield from self._read_spreadsheet(stream.read())
+            return
+        encoding = self._encoding(stream)
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        first = text.readline()
         delimiter = max(";,\t|", key=first.count)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
         try:
             for row in reader:
                 if any(cell.strip() for cell in row):
@@ -297,15 +341,81 @@ class LoyaltyImportBatch(models.Model):
                 )
             ) from error
 
-    @staticmethod
-    def _decode(data):
-        if data.startswith(codecs.BOM_UTF8):
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+    def _read_xlsx(self, stream):
         try:
-            return data.decode("utf-8")
+            book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable workbook
+            raise UserError(
+                _("The file cannot be read: %(error)s", error=error)
+            ) from error
+        try:
+            sheet = book.worksheets[0]
+            for number, row in enumerate(sheet.iter_rows(), 1):
+                cells = [self._xlsx_cell(cell, number) for cell in row]
+                if any(cell.strip() for cell in cells):
+                    yield number, cells
+        finally:
+            book.close()
+
+    def _xlsx_cell(self, cell, number):
+        """A cell as text, the way ``base_import`` reads it: whole numbers
+        without ``.0``, dates as ``YYYY-MM-DD`` (with the time if it has one)."""
+        value = getattr(cell, "value", None)
+        if value is None:
+            return ""
+        if getattr(cell, "data_type", None) == "e":
+            raise UserError(
+                _(
+                    "Invalid cell value at row %(row)s: %(value)s",
+                    row=number,
+                    value=value,
+                )
+            )
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float):
+            if math.isfinite(value) and value % 1 == 0:
+                return str(int(value))
+            return str(value)
+        if isinstance(value, datetime.datetime):
+            if value.time() == datetime.time():
+                return value.strftime("%Y-%m-%d")
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, datetime.date):
+            return value.strftime("%Y-%m-%d")
+        return str(value)
+
+    def _read_spreadsheet(self, data):
+        importer = self.env["base_import.import"].create(
+            {"file": data, "file_name": self.name, "file_type": ""}
+        )
+        options = {"quoting": '"', "separator": ",", "has_headers": True}
+        try:
+            _length, rows = importer._read_file(options)
+        except (ValueError, UserError) as error:
+            raise UserError(
+                _("The file cannot be read: %(error)s", error=error)
+            ) from error
+        for number, row in enumerate(rows, 1):
+            yield number, [str(cell) for cell in row]
+
+    @staticmethod
+    def _encoding(stream):
+        """UTF-8 (with or without its BOM), else Windows-1251 (spreadsheets saved
+        as CSV by a Russian Windows): the whole stream is checked block by block."""
+        if stream.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for block in iter(lambda: stream.read(READ_BLOCK), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            # spreadsheets saved as CSV by a Russian Windows
-            return data.decode("cp1251")
+            return "cp1251"
+        finally:
+            stream.seek(0)
+        return "utf-8"
 
     def _header(self, cells):
         """``{column: index}``; unknown headers ignored, name and phone required."""
@@ -340,6 +450,7 @@ class LoyaltyImportBatch(models.Model):
         row = {column: cell(column) for column in COLUMNS}
         if not row["name"]:
             raise RowRefused(_("The name is missing."))
+        self._check_no_formula(row)
         if not row["phone"]:
             raise RowRefused(_("The phone is missing."))
         try:
@@ -400,6 +511,18 @@ class LoyaltyImportBatch(models.Model):
         if row["expiry_date"] and not row["points"]:
             raise RowRefused(_("An expiry date without points."))
         return row
+
+    def _check_no_formula(self, row):
+        for column in TEXT_COLUMNS:
+            if FORMULA.match(row[column]):
+                raise RowRefused(
+                    _(
+                        "Column %(column)s holds a spreadsheet formula, not a "
+                        "value: %(value)s.",
+                        column=column,
+                        value=row[column],
+                    )
+                )
 
     def _parse_date(self, value, column, with_time=False):
         if not value:
@@ -466,12 +589,18 @@ class LoyaltyImportBatch(models.Model):
     def _run(self, apply):
         """Check every row (and, when ``apply``, write it) chunk by chunk."""
         self.ensure_one()
-        data = self._file_bytes()
-        if not data:
+        if not self.file:
             raise UserError(_("Choose a file to import."))
+        with self._open_file() as stream:
+            rows = self._read_rows(stream)
+            try:
+                return self._run_rows(rows, apply)
+            finally:
+                rows.close()
+
+    def _run_rows(self, rows, apply):
         program = self.program_id
         region = self.company_id.loyalty_phone_region or "RU"
-        rows = self._read_rows(data)
         try:
             _line, header = next(rows)
         except StopIteration as error:
@@ -487,7 +616,8 @@ class LoyaltyImportBatch(models.Model):
             }
             | {_norm_header(t.name): t for t in program.tier_ids},
         }
-        report = io.StringIO()
+        # the report goes to a temporary file chunk by chunk, not to memory
+        report = tempfile.TemporaryFile(mode="w+", encoding="utf-8-sig", newline="")
         writer = csv.writer(report)
         writer.writerow(
             [
@@ -520,9 +650,9 @@ class LoyaltyImportBatch(models.Model):
                         result["line"],
                         labels[result["action"]],
                         result.get("reason", ""),
-                        result.get("name", ""),
-                        result.get("phone", ""),
-                        result.get("card", ""),
+                        _report_cell(result.get("name", "")),
+                        _report_cell(result.get("phone", "")),
+                        _report_cell(result.get("card", "")),
                         result.get("posted") or "",
                     ]
                 )
@@ -543,10 +673,13 @@ class LoyaltyImportBatch(models.Model):
             kind=_("import") if apply else _("check"),
             date=fields.Datetime.to_string(stamp)[:16].replace(":", "-"),
         )
+        report.seek(0)
+        with report:
+            raw = report.buffer.read()
         attachment = self.env["ir.attachment"].create(
             {
                 "name": report_name,
-                "raw": report.getvalue().encode("utf-8-sig"),
+                "raw": raw,
                 "mimetype": "text/csv",
                 "res_model": self._name,
                 "res_id": self.id,
