@@ -28,7 +28,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, clean_context
 
-from ..tools import bulk_insert, normalize_phone, reserve_ids
+from ..tools import bulk_insert, insert_query, normalize_phone, reserve_ids
 
 _logger = logging.getLogger(__name__)
 
@@ -1174,14 +1174,14 @@ class LoyaltyImportBatch(models.Model):
         """New members of a chunk, set-based: a handful of statements whatever
         the chunk's size, with what the ORM would have stored.
 
-        - partners, cards, consents and tier history in one ``INSERT`` each
-          (:func:`..tools.bulk_insert`: defaults, who and when, columns converted
-          by the fields); ids reserved first, so a partner's referral code and
-          commercial partner and a card's member are known before the insert;
+        - partners and their cards in one statement, consents and tier history
+          in one ``INSERT`` each (:func:`..tools.bulk_insert`: defaults, who and
+          when, columns converted by the fields); ids reserved first, so a
+          partner's card, referral code and commercial partner and a card's
+          member are known before the insert;
         - the partners' stored computed fields from
           :meth:`res.partner._loyalty_new_member_vals` (a field of another module
-          is recomputed by the ORM in batch at the flush), their card set by one
-          ``UPDATE`` once the cards exist;
+          is recomputed by the ORM in batch at the flush);
         - no followers, messages or tracking per member (as the ORM path with
           its ``mail_create_nolog`` / ``tracking_disable`` context), no card
           creation mail: the batch's own message tells what was imported.
@@ -1217,8 +1217,8 @@ class LoyaltyImportBatch(models.Model):
                 else []
             )
             vals = Partner._loyalty_new_member_vals(vals, partner_id, given)
-            # the card: set once it exists (below), its date is the membership's
-            vals.update(loyalty_card_id=False, loyalty_member_since=now)
+            # the card (inserted with the member), its date the membership's
+            vals.update(loyalty_card_id=card_id, loyalty_member_since=now)
             partners.append(vals)
             code = row["card"] or next(new_codes)
             cards.append(
@@ -1242,19 +1242,20 @@ class LoyaltyImportBatch(models.Model):
                 history.append(
                     self._tier_history_vals(partner_id, env["loyalty.tier"], tier)
                 )
-        bulk_insert(Partner.with_context(clean_context(env.context)), partners)
-        bulk_insert(Card.with_context(clean_context(env.context)), cards)
-        env.execute_query(
-            SQL(
-                """
-                UPDATE res_partner p SET loyalty_card_id = v.card_id
-                  FROM unnest(%s::int[], %s::int[]) AS v(id, card_id)
-                 WHERE p.id = v.id
-                """,
-                partner_ids,
-                card_ids,
-            )
+        # a member and their card refer to each other: one statement, the
+        # foreign keys checked at its end
+        insert_partners, partners_done = insert_query(
+            Partner.with_context(clean_context(env.context)), partners
         )
+        insert_cards, cards_done = insert_query(
+            Card.with_context(clean_context(env.context)), cards
+        )
+        env.flush_all()
+        env.execute_query(
+            SQL("WITH partners AS (%s) %s", insert_partners, insert_cards)
+        )
+        partners_done(partner_ids)
+        cards_done(card_ids)
         env["loyalty.consent"]._record_imported(consents, in_sql=True)
         bulk_insert(env["loyalty.tier.history"].sudo(), history)
         # nothing read before of these tables is current any more

@@ -54,6 +54,17 @@ def bulk_insert(model, vals_list):
     """
     if not vals_list:
         return model.browse()
+    query, done = insert_query(model, vals_list)
+    model.env.flush_all()
+    return done([row[0] for row in model.env.execute_query(query)])
+
+
+def insert_query(model, vals_list):
+    """``(query, done)``: the ``INSERT ... RETURNING id`` of :func:`bulk_insert`,
+    to run alone or with others in one statement (rows that refer to each other:
+    ``WITH a AS (insert) insert``, the foreign keys checked at its end), and
+    ``done(ids)``, which marks the stored computed fields nobody gave to be
+    computed by the ORM and returns the records."""
     env = model.env
     fields = model._fields
     given = {name for vals in vals_list for name in vals}
@@ -103,24 +114,27 @@ def bulk_insert(model, vals_list):
                     fields[name].convert_to_column_insert(vals[name], model, vals)
                 )
         rows.append(tuple(row))
-    env.flush_all()
-    env.cr.execute(
-        SQL(
-            "INSERT INTO %s (%s) VALUES %s RETURNING id",
-            SQL.identifier(model._table),
-            SQL(", ").join(SQL.identifier(name) for name in columns),
-            SQL(", ").join(rows),
-        )
+    query = SQL(
+        "INSERT INTO %s (%s) VALUES %s RETURNING id",
+        SQL.identifier(model._table),
+        SQL(", ").join(SQL.identifier(name) for name in columns),
+        SQL(", ").join(rows),
     )
-    records = model.browse([row[0] for row in env.cr.fetchall()])
-    # stored computed fields nobody gave: the ORM computes them in batch
-    for field in fields.values():
-        if (
-            field.store
-            and field.compute
-            and field.column_type
-            and field.name not in given
-        ):
+    computed = [
+        field
+        for field in fields.values()
+        if field.store
+        and field.compute
+        and field.column_type
+        and field.name not in given
+    ]
+
+    def done(ids):
+        records = model.browse(ids)
+        # stored computed fields nobody gave: the ORM computes them in batch
+        for field in computed:
             _logger.debug("%s.%s computed by the ORM", model._name, field.name)
             env.add_to_compute(field, records)
-    return records
+        return records
+
+    return query, done
