@@ -1020,12 +1020,23 @@ class LoyaltyImportBatch(models.Model):
                 points=row["points"],
             )
         plan["expiry_date"] = row["expiry_date"]
+        reasons = []
+        if plan.get("write"):
+            # members are updated without chatter tracking: the report says what
+            labels = [
+                Partner._fields[f]._description_string(self.env) for f in plan["write"]
+            ]
+            reasons.append(_("Filled in: %(fields)s.", fields=", ".join(labels)))
         if kept:
             labels = [Partner._fields[f]._description_string(self.env) for f in kept]
-            result["reason"] = _(
-                "Kept the values already recorded for: %(fields)s.",
-                fields=", ".join(labels),
+            reasons.append(
+                _(
+                    "Kept the values already recorded for: %(fields)s.",
+                    fields=", ".join(labels),
+                )
             )
+        if reasons:
+            result["reason"] = " ".join(reasons)
         if plan.get("points"):
             result["posted"] = plan["points"]
         result["plan"] = plan
@@ -1062,8 +1073,17 @@ class LoyaltyImportBatch(models.Model):
                 # their consents and tiers went in with them
                 to_consent = [plan for plan in to_consent if "create" not in plan]
                 to_tier = [plan for plan in to_tier if "create" not in plan]
+        # members given the same values are written together: one write each
+        groups = {}
         for partner, vals in to_update:
-            partner.write(self._resolve_utm(vals, context))
+            vals = self._resolve_utm(vals, context)
+            key = tuple(sorted(vals.items()))
+            groups.setdefault(key, (vals, []))[1].append(partner.id)
+        Partner = self.env["res.partner"].with_context(
+            tracking_disable=True, mail_notrack=True
+        )
+        for vals, ids in groups.values():
+            Partner.browse(ids).write(vals)
         self._record_consents(to_consent)
         self._set_tiers(to_tier)
         if to_post:
@@ -1105,7 +1125,9 @@ class LoyaltyImportBatch(models.Model):
             history.append(
                 self._tier_history_vals(partner.id, partner.loyalty_tier_id, tier)
             )
-            partner.sudo().loyalty_tier_id = tier
+            partner.sudo().with_context(
+                tracking_disable=True, mail_notrack=True
+            ).loyalty_tier_id = tier
         if history:
             self.env["loyalty.tier.history"].sudo().create(history)
 
