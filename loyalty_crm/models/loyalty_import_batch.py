@@ -802,7 +802,10 @@ class LoyaltyImportBatch(models.Model):
                 )
             )
         }
-        Partner = self.env["res.partner"]
+        # the chunk's members are read together, whichever row reads one first
+        Partner = self.env["res.partner"].with_prefetch(
+            tuple(pid for pid, _active in members.values())
+        )
         to_create, to_update, to_post, to_consent, to_tier = [], [], [], [], []
         for row in accepted:
             try:
@@ -955,7 +958,7 @@ class LoyaltyImportBatch(models.Model):
                         card=card_code,
                     )
                 )
-            partner = Partner.browse(partner_id)
+            partner = Partner.browse(partner_id).with_prefetch(Partner._prefetch_ids)
             write = {}
             for field, value in vals.items():
                 current = partner[field]
