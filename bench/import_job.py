@@ -70,6 +70,8 @@ def main(conf, db, rows):
         batch = env["loyalty.import.batch"].create(
             {"name": "bench.csv", "file": base64.b64encode(data)}
         )
+        env.flush_all()
+        rss_upload = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start_queries = env.cr.sql_log_count
         t0 = time.perf_counter()
         batch.action_check()
@@ -110,6 +112,7 @@ def main(conf, db, rows):
                 env["loyalty.ledger"]._loyalty_find_mismatches()
             ),
             "rss_before_kb": rss_before,
+            "rss_after_upload_kb": rss_upload,
             "rss_after_check_kb": check_rss,
             "rss_after_import_kb": rss_after_import,
         }

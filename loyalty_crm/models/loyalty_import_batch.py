@@ -606,6 +606,15 @@ class LoyaltyImportBatch(models.Model):
         except StopIteration as error:
             raise UserError(_("The file is empty.")) from error
         index = self._header(header)
+        # the phones and cards of the rows already accepted, with their line: in a
+        # temporary table, each chunk reads the ones it needs (memory stays flat)
+        self.env.cr.execute(
+            """
+            CREATE TEMPORARY TABLE IF NOT EXISTS loyalty_import_seen (
+                kind char(1), value varchar, line integer, PRIMARY KEY (kind, value))
+            """
+        )
+        self.env.cr.execute("TRUNCATE loyalty_import_seen")
         context = {
             "seen_phones": {},
             "seen_cards": {},
@@ -716,6 +725,7 @@ class LoyaltyImportBatch(models.Model):
                     points=points_total,
                 )
             )
+        self.env.cr.execute("DROP TABLE IF EXISTS loyalty_import_seen")
         return counts
 
     def _process_chunk(self, chunk, index, region, context, apply):  # noqa: C901
@@ -739,6 +749,18 @@ class LoyaltyImportBatch(models.Model):
         phones = tuple({row["phone"] for row in accepted})
         codes = tuple({row["card"] for row in accepted if row["card"]}) or ("",)
         self.env.flush_all()
+        seen = {"p": {}, "c": {}}
+        for kind, value, line in self.env.execute_query(
+            SQL(
+                "SELECT kind, value, line FROM loyalty_import_seen"
+                " WHERE (kind = 'p' AND value IN %s) OR (kind = 'c' AND value IN %s)",
+                phones,
+                codes,
+            )
+        ):
+            seen[kind][value] = line
+        context["seen_phones"], context["seen_cards"] = seen["p"], seen["c"]
+        chunk_seen = []
         members = {
             phone: (partner_id, active)
             for phone, partner_id, active in self.env.execute_query(
@@ -825,8 +847,10 @@ class LoyaltyImportBatch(models.Model):
                 )
                 continue
             context["seen_phones"][row["phone"]] = row["line"]
+            chunk_seen.append(("p", row["phone"], row["line"]))
             if row["card"]:
                 context["seen_cards"][row["card"]] = row["line"]
+                chunk_seen.append(("c", row["card"], row["line"]))
             results.append(result)
             plan = result.pop("plan")
             if plan.get("create"):
@@ -839,6 +863,13 @@ class LoyaltyImportBatch(models.Model):
                 to_tier.append(plan)
             if plan.get("points"):
                 to_post.append(plan)
+        if chunk_seen:
+            self.env.execute_query(
+                SQL(
+                    "INSERT INTO loyalty_import_seen (kind, value, line) VALUES %s",
+                    SQL(", ").join(chunk_seen),
+                )
+            )
         if apply:
             self._apply(context, to_create, to_update, to_consent, to_tier, to_post)
         results.sort(key=lambda r: r["line"])
