@@ -1300,12 +1300,10 @@ class LoyaltyImportBatch(models.Model):
                 )
         # a member and their card refer to each other: one statement, the
         # foreign keys checked at its end
-        insert_partners, partners_done = insert_query(
-            Partner.with_context(clean_context(env.context)), partners
-        )
-        insert_cards, cards_done = insert_query(
-            Card.with_context(clean_context(env.context)), cards
-        )
+        # the defaults of the models, not the caller's default_* keys
+        clean = env(context=clean_context(env.context))
+        insert_partners, partners_done = insert_query(Partner.with_env(clean), partners)
+        insert_cards, cards_done = insert_query(Card.with_env(clean).sudo(), cards)
         env.flush_all()
         env.execute_query(
             SQL("WITH partners AS (%s) %s", insert_partners, insert_cards)
