@@ -7,6 +7,12 @@ applied. Balances land as ``opening`` entries of the ledger attributed to the
 batch (expiry date kept), never as written numbers. Running the same file again
 changes nothing. A batch whose points were not spent can be rolled back as a
 whole: reversing entries, nothing deleted (members and cards stay).
+
+Rows go by chunks of 1,000, read from the file as a stream. A chunk's new
+members are written set-based (:meth:`LoyaltyImportBatch._create_members_sql`:
+one statement per table, every column the ORM would store), its updates of
+existing members through the ORM, its opening balances through the ledger's bulk
+path; the ORM cache is emptied after each chunk.
 """
 
 import base64
@@ -1299,8 +1305,8 @@ class LoyaltyImportBatch(models.Model):
                     self._tier_history_vals(partner_id, env["loyalty.tier"], tier)
                 )
         # a member and their card refer to each other: one statement, the
-        # foreign keys checked at its end
-        # the defaults of the models, not the caller's default_* keys
+        # foreign keys checked at its end; the defaults are the models', not the
+        # caller's default_* keys
         clean = env(context=clean_context(env.context))
         insert_partners, partners_done = insert_query(Partner.with_env(clean), partners)
         insert_cards, cards_done = insert_query(Card.with_env(clean).sudo(), cards)
@@ -1312,10 +1318,10 @@ class LoyaltyImportBatch(models.Model):
         cards_done(card_ids)
         env["loyalty.consent"]._record_imported(consents, in_sql=True)
         bulk_insert(env["loyalty.tier.history"].sudo(), history)
-        # nothing read before of these tables is current any more
+        # nothing read before of these tables (nor of the one2many fields that
+        # list their rows: a program's cards, a tier's members) is current
         env.flush_all()
-        for model in ("res.partner", "loyalty.card", "loyalty.consent"):
-            env[model].invalidate_model()
+        env.invalidate_all()
 
     def _post_openings(self, plans):
         """The chunk's opening balances: one ledger entry per card, through the
