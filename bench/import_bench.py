@@ -27,7 +27,9 @@ def _measure(conf, db, cwd, rows):
     result = json.loads(out.decode().strip().splitlines()[-1])
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024.0, 1)
     result["registry_rss_mb"] = round(result.pop("rss_before_kb") / 1024.0, 1)
+    result["rss_after_upload_mb"] = round(result.pop("rss_after_upload_kb") / 1024.0, 1)
     result["rss_after_check_mb"] = round(result.pop("rss_after_check_kb") / 1024.0, 1)
+    result["rss_after_import_mb"] = round(result.pop("rss_after_import_kb") / 1024.0, 1)
     result["rows_per_second"] = round(
         rows / max(result["check_seconds"] + result["import_seconds"], 0.001), 1
     )

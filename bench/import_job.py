@@ -4,8 +4,10 @@
 +7 925 ..., not used by the generated base), each with an old card number, a
 birth date, gender, city, acquisition source, a dated SMS consent, a balance and
 its expiry date, is checked (dry run) then imported through
-``loyalty.import.batch``, in one transaction rolled back at the end. Prints the
-times as JSON; the parent reads the process's peak RSS.
+``loyalty.import.batch`` (new members: the set-based path), then a second file of
+the same members filling what the first left blank, with a later consent (every
+row an update, through the ORM); one transaction rolled back at the end. Prints
+the times as JSON; the parent reads the process's peak RSS.
 """
 
 import base64
@@ -38,6 +40,27 @@ def make_file(rows):
     return out.getvalue().encode()
 
 
+UPDATE_HEADER = (
+    "name,phone,card,occupation,marital status,employment,consent,consent_date,"
+    "consent_channel\n"
+)
+
+
+def make_update_file(rows):
+    """The same members again, with what the first file left blank (occupation,
+    marital status, employment) and a later e-mail consent: every row an update
+    of an existing member, through the ORM."""
+    out = io.StringIO()
+    out.write(UPDATE_HEADER)
+    jobs = ("врач", "инженер", "продавец", "учитель")
+    for i in range(rows):
+        out.write(
+            f"Клиент {i},8 925 {i:07d},OLD-{i:07d},{jobs[i % 4]},"
+            f"{('женат', 'холост')[i % 2]},работает,да,01.06.2025,email\n"
+        )
+    return out.getvalue().encode()
+
+
 def main(conf, db, rows):
     rows = int(rows)
     registry = load_registry(conf, db)
@@ -47,6 +70,8 @@ def main(conf, db, rows):
         batch = env["loyalty.import.batch"].create(
             {"name": "bench.csv", "file": base64.b64encode(data)}
         )
+        env.flush_all()
+        rss_upload = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start_queries = env.cr.sql_log_count
         t0 = time.perf_counter()
         batch.action_check()
@@ -57,6 +82,19 @@ def main(conf, db, rows):
         batch.action_import()
         env.flush_all()
         import_seconds = time.perf_counter() - t0
+        import_queries = env.cr.sql_log_count - start_queries
+        rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # the same members again: updates of existing members (the ORM's path)
+        update = env["loyalty.import.batch"].create(
+            {"name": "update.csv", "file": base64.b64encode(make_update_file(rows))}
+        )
+        update.action_check()
+        env.flush_all()
+        queries = env.cr.sql_log_count
+        t0 = time.perf_counter()
+        update.action_import()
+        env.flush_all()
+        update_seconds = time.perf_counter() - t0
         result = {
             "rows": rows,
             "file_mb": round(len(data) / 1024 / 1024, 1),
@@ -66,9 +104,17 @@ def main(conf, db, rows):
             "refused": batch.refused_count,
             "opening_points": batch.points_total,
             "ledger_mismatches": len(env["loyalty.ledger"]._loyalty_find_mismatches()),
-            "queries": env.cr.sql_log_count - start_queries,
+            "queries": import_queries,
+            "update_seconds": round(update_seconds, 1),
+            "updated": update.updated_count,
+            "update_queries": env.cr.sql_log_count - queries,
+            "ledger_mismatches_after_update": len(
+                env["loyalty.ledger"]._loyalty_find_mismatches()
+            ),
             "rss_before_kb": rss_before,
+            "rss_after_upload_kb": rss_upload,
             "rss_after_check_kb": check_rss,
+            "rss_after_import_kb": rss_after_import,
         }
     print(json.dumps(result))
 

@@ -187,7 +187,8 @@ def rows(result):  # noqa: C901 - one block per section
                 (
                     f"(6) import {k['rows']:,} rows",
                     f"check {_fmt(k['check_seconds'], ' s')}, import "
-                    f"{_fmt(k['import_seconds'], ' s')}",
+                    f"{_fmt(k['import_seconds'], ' s')}, update "
+                    f"{_fmt(k.get('update_seconds'), ' s')}",
                     f"peak RSS {_fmt(k['peak_rss_mb'], ' MB')}, "
                     f"{k['created']} created, {k['ledger_mismatches']} mismatches",
                     "100k < 120 s, memory flat",

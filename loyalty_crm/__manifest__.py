@@ -21,7 +21,7 @@
         "crm",
         "base_import",
     ],
-    "external_dependencies": {"python": ["phonenumbers"]},
+    "external_dependencies": {"python": ["phonenumbers", "openpyxl"]},
     "data": [
         "security/loyalty_crm_security.xml",
         "security/loyalty_crm_api_security.xml",

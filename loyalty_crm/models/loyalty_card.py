@@ -301,31 +301,56 @@ class LoyaltyCard(models.Model):
                 )
             )
 
-    def _loyalty_sync_points(self):
+    def _loyalty_sync_points(self, in_sql=False):
         """Set ``points`` (and ``loyalty_debt``) to the sums of the ledger (called
-        by the ledger only)."""
+        by the ledger only). ``in_sql``: in one ``UPDATE`` of the cards whose
+        sums changed, without the ORM's write (no chatter, no "points reached"
+        communication: a set-based posting such as an import's openings)."""
         if not self:
             return
         self.env["loyalty.ledger"].flush_model()
-        rows = self.env.execute_query(
-            SQL(
-                """
-                SELECT c.id,
-                       COALESCE(SUM(l.points) FILTER (WHERE l.state IN %s), 0),
-                       COALESCE(-SUM(l.points) FILTER (WHERE l.entry_type = 'debt'), 0)
-                       + COALESCE(SUM(l.points) FILTER (
-                                    WHERE l.entry_type = 'repayment'
-                                      AND l.state IN %s), 0)
-                  FROM loyalty_card c
-             LEFT JOIN loyalty_ledger l ON l.card_id = c.id
-                 WHERE c.id IN %s
-              GROUP BY c.id
-                """,
-                BALANCE_STATES,
-                BALANCE_STATES,
-                tuple(self.ids),
-            )
+        totals = SQL(
+            """
+            SELECT c.id,
+                   COALESCE(SUM(l.points) FILTER (WHERE l.state IN %s), 0) AS total,
+                   COALESCE(-SUM(l.points) FILTER (WHERE l.entry_type = 'debt'), 0)
+                   + COALESCE(SUM(l.points) FILTER (
+                                WHERE l.entry_type = 'repayment'
+                                  AND l.state IN %s), 0) AS debt
+              FROM loyalty_card c
+         LEFT JOIN loyalty_ledger l ON l.card_id = c.id
+             WHERE c.id IN %s
+          GROUP BY c.id
+            """,
+            BALANCE_STATES,
+            BALANCE_STATES,
+            tuple(self.ids),
         )
+        if in_sql:
+            self.flush_model(["points", "loyalty_debt"])
+            changed = self.env.execute_query(
+                SQL(
+                    """
+                    UPDATE loyalty_card c
+                       SET points = t.total, loyalty_debt = t.debt,
+                           write_uid = %s, write_date = %s
+                      FROM (%s) t
+                     WHERE c.id = t.id
+                       AND (ROUND(COALESCE(c.points, 0)::numeric, 2) <> t.total
+                            OR ROUND(COALESCE(c.loyalty_debt, 0)::numeric, 2)
+                               <> t.debt)
+                 RETURNING c.id
+                    """,
+                    self.env.uid,
+                    self.env.cr.now(),
+                    totals,
+                )
+            )
+            cards = self.browse([row[0] for row in changed])
+            cards.invalidate_recordset(["points", "loyalty_debt", "write_uid"])
+            cards.modified(["points", "loyalty_debt"])
+            return
+        rows = self.env.execute_query(totals)
         totals = {card_id: (float(total), float(debt)) for card_id, total, debt in rows}
         # the ledger is the history: no chatter tracking of every change; one
         # recordset, so that the current balances are read in one query

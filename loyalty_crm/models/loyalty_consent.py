@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools import bulk_insert
+
 CONSENT_SOURCES = [
     ("backoffice", "Back office"),
     ("pos", "Point of Sale"),
@@ -70,10 +72,20 @@ class LoyaltyConsent(models.Model):
         return super().create(vals_list)
 
     @api.model
-    def _record_imported(self, vals_list):
+    def _record_imported(self, vals_list, in_sql=False):
         """Consents brought over from a previous system (import): the only case
         where the date is the one given (never in the future); the source is
-        always ``import`` and the user the one who imports."""
+        always ``import`` and the user the one who imports. ``in_sql``: the rows
+        are inserted in one statement (an import's new members, whose
+        ``loyalty_marketing_consent`` the caller computes with
+        :meth:`res.partner._loyalty_marketing_consent_of`)."""
+        clean = self._imported_vals(vals_list)
+        if in_sql:
+            return bulk_insert(self.sudo(), clean).with_env(self.env)
+        return self.sudo().with_context(_loyalty_consent_record=True).create(clean)
+
+    @api.model
+    def _imported_vals(self, vals_list):
         now = fields.Datetime.now()
         clean = []
         for vals in vals_list:
@@ -91,7 +103,7 @@ class LoyaltyConsent(models.Model):
                     "user_id": self.env.user.id,
                 }
             )
-        return self.sudo().with_context(_loyalty_consent_record=True).create(clean)
+        return clean
 
     @api.model
     def _record(

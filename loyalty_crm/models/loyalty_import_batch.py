@@ -7,28 +7,45 @@ applied. Balances land as ``opening`` entries of the ledger attributed to the
 batch (expiry date kept), never as written numbers. Running the same file again
 changes nothing. A batch whose points were not spent can be rolled back as a
 whole: reversing entries, nothing deleted (members and cards stay).
+
+Rows go by chunks of 1,000, read from the file as a stream. A chunk's new
+members are written set-based (:meth:`LoyaltyImportBatch._create_members_sql`:
+one statement per table, every column the ORM would store), its updates of
+existing members through the ORM, its opening balances through the ledger's bulk
+path; the ORM cache is emptied after each chunk.
 """
 
 import base64
 import codecs
+import contextlib
 import csv
 import datetime
 import hashlib
 import io
+import itertools
 import logging
+import math
 import re
+import tempfile
+
+import openpyxl
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, clean_context
 
-from ..tools import normalize_phone
+from ..tools import bulk_insert, insert_query, normalize_phone, reserve_ids
 
 _logger = logging.getLogger(__name__)
 
 CHUNK = 1000
+READ_BLOCK = 1 << 20
 MAX_POINTS = 1e9
 CARD_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_./-]{0,63}")
+# how a spreadsheet formula starts (a phone "+7 916..." or "-5" is not one)
+FORMULA = re.compile(r"\s*(?:[=@\t\r]|[+-](?![\d\s(]))")
+# text kept as it is written: never a formula
+TEXT_COLUMNS = ("name", "email", "occupation", "city", "source", "medium", "campaign")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Column of the file -> the names it may have in the header (lower case).
 COLUMNS = {
@@ -108,6 +125,15 @@ class RowRefused(Exception):
 
 def _norm_header(text):
     return " ".join((text or "").replace("\ufeff", "").strip().lower().split())
+
+
+def _report_cell(value):
+    """A cell of the report as a spreadsheet shows it, never as a formula: text
+    from the file that starts like one (``=``, ``@``, ``+``/``-`` then not a
+    number) is prefixed with an apostrophe (CSV injection)."""
+    if isinstance(value, str) and FORMULA.match(value):
+        return "'" + value
+    return value
 
 
 def _choice(column, value):
@@ -251,39 +277,63 @@ class LoyaltyImportBatch(models.Model):
 
     # ------------------------------------------------------------ reading
     def _file_hash(self):
-        return hashlib.sha256(self._file_bytes()).hexdigest()
+        digest = hashlib.sha256()
+        with self._open_file() as stream:
+            for block in iter(lambda: stream.read(READ_BLOCK), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     def _file_bytes(self):
         self.ensure_one()
         data = self.with_context(bin_size=False).file
         return base64.b64decode(data or b"")
 
-    def _read_rows(self, data):
-        """``(line number, [cells])`` of the file, header included.
+    @contextlib.contextmanager
+    def _open_file(self):
+        """The file as a binary stream, read from the attachment's file in the
+        filestore (memory flat, whatever its size), or from the database."""
+        self.ensure_one()
+        self.env.flush_all()
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_id", "=", self.id),
+                    ("res_field", "=", "file"),
+                ],
+                limit=1,
+            )
+        )
+        if attachment.store_fname:
+            with open(attachment._full_path(attachment.store_fname), "rb") as stream:
+                yield stream
+        else:
+            yield io.BytesIO(attachment.raw or self._file_bytes())
 
-        CSV is streamed line by line (memory stays flat whatever the number of
-        rows); spreadsheets (XLSX, XLS, ODS) are read by Odoo's own import
-        (``base_import``), which knows their cell types and dates.
+    def _read_rows(self, stream):
+        """``(line number, [cells])`` of the file, header included, streamed:
+        memory stays flat whatever the number of rows.
+
+        CSV is decoded and read line by line; XLSX by openpyxl in read-only
+        mode (row by row, cells converted as Odoo's own import does); the older
+        spreadsheets (XLS, ODS) by Odoo's import (``base_import``), whole.
         """
         name = (self.name or "").lower()
-        if name.endswith((".xlsx", ".xls", ".ods")) or data[:2] == b"PK":
-            importer = self.env["base_import.import"].create(
-                {"file": data, "file_name": self.name, "file_type": ""}
-            )
-            options = {"quoting": '"', "separator": ",", "has_headers": True}
-            try:
-                _length, rows = importer._read_file(options)
-            except (ValueError, UserError) as error:
-                raise UserError(
-                    _("The file cannot be read: %(error)s", error=error)
-                ) from error
-            for number, row in enumerate(rows, 1):
-                yield number, [str(cell) for cell in row]
+        head = stream.read(4)
+        stream.seek(0)
+        if name.endswith(".xlsx") or (head[:2] == b"PK" and not name.endswith(".ods")):
+            yield from self._read_xlsx(stream)
             return
-        text = self._decode(data)
-        first = text.split("\n", 1)[0]
+        if name.endswith((".xls", ".ods")) or head == b"\xd0\xcf\x11\xe0":
+            yield from self._read_spreadsheet(stream.read())
+            return
+        encoding = self._encoding(stream)
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        first = text.readline()
         delimiter = max(";,\t|", key=first.count)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
         try:
             for row in reader:
                 if any(cell.strip() for cell in row):
@@ -297,15 +347,81 @@ class LoyaltyImportBatch(models.Model):
                 )
             ) from error
 
-    @staticmethod
-    def _decode(data):
-        if data.startswith(codecs.BOM_UTF8):
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+    def _read_xlsx(self, stream):
         try:
-            return data.decode("utf-8")
+            book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable workbook
+            raise UserError(
+                _("The file cannot be read: %(error)s", error=error)
+            ) from error
+        try:
+            sheet = book.worksheets[0]
+            for number, row in enumerate(sheet.iter_rows(), 1):
+                cells = [self._xlsx_cell(cell, number) for cell in row]
+                if any(cell.strip() for cell in cells):
+                    yield number, cells
+        finally:
+            book.close()
+
+    def _xlsx_cell(self, cell, number):
+        """A cell as text, the way ``base_import`` reads it: whole numbers
+        without ``.0``, dates as ``YYYY-MM-DD`` (with the time if it has one)."""
+        value = getattr(cell, "value", None)
+        if value is None:
+            return ""
+        if getattr(cell, "data_type", None) == "e":
+            raise UserError(
+                _(
+                    "Invalid cell value at row %(row)s: %(value)s",
+                    row=number,
+                    value=value,
+                )
+            )
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float):
+            if math.isfinite(value) and value % 1 == 0:
+                return str(int(value))
+            return str(value)
+        if isinstance(value, datetime.datetime):
+            if value.time() == datetime.time():
+                return value.strftime("%Y-%m-%d")
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, datetime.date):
+            return value.strftime("%Y-%m-%d")
+        return str(value)
+
+    def _read_spreadsheet(self, data):
+        importer = self.env["base_import.import"].create(
+            {"file": data, "file_name": self.name, "file_type": ""}
+        )
+        options = {"quoting": '"', "separator": ",", "has_headers": True}
+        try:
+            _length, rows = importer._read_file(options)
+        except (ValueError, UserError) as error:
+            raise UserError(
+                _("The file cannot be read: %(error)s", error=error)
+            ) from error
+        for number, row in enumerate(rows, 1):
+            yield number, [str(cell) for cell in row]
+
+    @staticmethod
+    def _encoding(stream):
+        """UTF-8 (with or without its BOM), else Windows-1251 (spreadsheets saved
+        as CSV by a Russian Windows): the whole stream is checked block by block."""
+        if stream.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for block in iter(lambda: stream.read(READ_BLOCK), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            # spreadsheets saved as CSV by a Russian Windows
-            return data.decode("cp1251")
+            return "cp1251"
+        finally:
+            stream.seek(0)
+        return "utf-8"
 
     def _header(self, cells):
         """``{column: index}``; unknown headers ignored, name and phone required."""
@@ -340,6 +456,7 @@ class LoyaltyImportBatch(models.Model):
         row = {column: cell(column) for column in COLUMNS}
         if not row["name"]:
             raise RowRefused(_("The name is missing."))
+        self._check_no_formula(row)
         if not row["phone"]:
             raise RowRefused(_("The phone is missing."))
         try:
@@ -400,6 +517,18 @@ class LoyaltyImportBatch(models.Model):
         if row["expiry_date"] and not row["points"]:
             raise RowRefused(_("An expiry date without points."))
         return row
+
+    def _check_no_formula(self, row):
+        for column in TEXT_COLUMNS:
+            if FORMULA.match(row[column]):
+                raise RowRefused(
+                    _(
+                        "Column %(column)s holds a spreadsheet formula, not a "
+                        "value: %(value)s.",
+                        column=column,
+                        value=row[column],
+                    )
+                )
 
     def _parse_date(self, value, column, with_time=False):
         if not value:
@@ -466,17 +595,32 @@ class LoyaltyImportBatch(models.Model):
     def _run(self, apply):
         """Check every row (and, when ``apply``, write it) chunk by chunk."""
         self.ensure_one()
-        data = self._file_bytes()
-        if not data:
+        if not self.file:
             raise UserError(_("Choose a file to import."))
+        with self._open_file() as stream:
+            rows = self._read_rows(stream)
+            try:
+                return self._run_rows(rows, apply)
+            finally:
+                rows.close()
+
+    def _run_rows(self, rows, apply):
         program = self.program_id
         region = self.company_id.loyalty_phone_region or "RU"
-        rows = self._read_rows(data)
         try:
             _line, header = next(rows)
         except StopIteration as error:
             raise UserError(_("The file is empty.")) from error
         index = self._header(header)
+        # the phones and cards of the rows already accepted, with their line: in a
+        # temporary table, each chunk reads the ones it needs (memory stays flat)
+        self.env.cr.execute(
+            """
+            CREATE TEMPORARY TABLE IF NOT EXISTS loyalty_import_seen (
+                kind char(1), value varchar, line integer, PRIMARY KEY (kind, value))
+            """
+        )
+        self.env.cr.execute("TRUNCATE loyalty_import_seen")
         context = {
             "seen_phones": {},
             "seen_cards": {},
@@ -487,7 +631,8 @@ class LoyaltyImportBatch(models.Model):
             }
             | {_norm_header(t.name): t for t in program.tier_ids},
         }
-        report = io.StringIO()
+        # the report goes to a temporary file chunk by chunk, not to memory
+        report = tempfile.TemporaryFile(mode="w+", encoding="utf-8-sig", newline="")
         writer = csv.writer(report)
         writer.writerow(
             [
@@ -520,9 +665,9 @@ class LoyaltyImportBatch(models.Model):
                         result["line"],
                         labels[result["action"]],
                         result.get("reason", ""),
-                        result.get("name", ""),
-                        result.get("phone", ""),
-                        result.get("card", ""),
+                        _report_cell(result.get("name", "")),
+                        _report_cell(result.get("phone", "")),
+                        _report_cell(result.get("card", "")),
                         result.get("posted") or "",
                     ]
                 )
@@ -543,10 +688,13 @@ class LoyaltyImportBatch(models.Model):
             kind=_("import") if apply else _("check"),
             date=fields.Datetime.to_string(stamp)[:16].replace(":", "-"),
         )
+        report.seek(0)
+        with report:
+            raw = report.buffer.read()
         attachment = self.env["ir.attachment"].create(
             {
                 "name": report_name,
-                "raw": report.getvalue().encode("utf-8-sig"),
+                "raw": raw,
                 "mimetype": "text/csv",
                 "res_model": self._name,
                 "res_id": self.id,
@@ -583,6 +731,7 @@ class LoyaltyImportBatch(models.Model):
                     points=points_total,
                 )
             )
+        self.env.cr.execute("DROP TABLE IF EXISTS loyalty_import_seen")
         return counts
 
     def _process_chunk(self, chunk, index, region, context, apply):  # noqa: C901
@@ -606,6 +755,18 @@ class LoyaltyImportBatch(models.Model):
         phones = tuple({row["phone"] for row in accepted})
         codes = tuple({row["card"] for row in accepted if row["card"]}) or ("",)
         self.env.flush_all()
+        seen = {"p": {}, "c": {}}
+        for kind, value, line in self.env.execute_query(
+            SQL(
+                "SELECT kind, value, line FROM loyalty_import_seen"
+                " WHERE (kind = 'p' AND value IN %s) OR (kind = 'c' AND value IN %s)",
+                phones,
+                codes,
+            )
+        ):
+            seen[kind][value] = line
+        context["seen_phones"], context["seen_cards"] = seen["p"], seen["c"]
+        chunk_seen = []
         members = {
             phone: (partner_id, active)
             for phone, partner_id, active in self.env.execute_query(
@@ -669,7 +830,10 @@ class LoyaltyImportBatch(models.Model):
                 )
             )
         }
-        Partner = self.env["res.partner"]
+        # the chunk's members are read together, whichever row reads one first
+        Partner = self.env["res.partner"].with_prefetch(
+            tuple(pid for pid, _active in members.values())
+        )
         to_create, to_update, to_post, to_consent, to_tier = [], [], [], [], []
         for row in accepted:
             try:
@@ -689,8 +853,10 @@ class LoyaltyImportBatch(models.Model):
                 )
                 continue
             context["seen_phones"][row["phone"]] = row["line"]
+            chunk_seen.append(("p", row["phone"], row["line"]))
             if row["card"]:
                 context["seen_cards"][row["card"]] = row["line"]
+                chunk_seen.append(("c", row["card"], row["line"]))
             results.append(result)
             plan = result.pop("plan")
             if plan.get("create"):
@@ -703,6 +869,13 @@ class LoyaltyImportBatch(models.Model):
                 to_tier.append(plan)
             if plan.get("points"):
                 to_post.append(plan)
+        if chunk_seen:
+            self.env.execute_query(
+                SQL(
+                    "INSERT INTO loyalty_import_seen (kind, value, line) VALUES %s",
+                    SQL(", ").join(chunk_seen),
+                )
+            )
         if apply:
             self._apply(context, to_create, to_update, to_consent, to_tier, to_post)
         results.sort(key=lambda r: r["line"])
@@ -822,7 +995,7 @@ class LoyaltyImportBatch(models.Model):
                         card=card_code,
                     )
                 )
-            partner = Partner.browse(partner_id)
+            partner = Partner.browse(partner_id).with_prefetch(Partner._prefetch_ids)
             write = {}
             for field, value in vals.items():
                 current = partner[field]
@@ -887,12 +1060,23 @@ class LoyaltyImportBatch(models.Model):
                 points=row["points"],
             )
         plan["expiry_date"] = row["expiry_date"]
+        reasons = []
+        if plan.get("write"):
+            # members are updated without chatter tracking: the report says what
+            labels = [
+                Partner._fields[f]._description_string(self.env) for f in plan["write"]
+            ]
+            reasons.append(_("Filled in: %(fields)s.", fields=", ".join(labels)))
         if kept:
             labels = [Partner._fields[f]._description_string(self.env) for f in kept]
-            result["reason"] = _(
-                "Kept the values already recorded for: %(fields)s.",
-                fields=", ".join(labels),
+            reasons.append(
+                _(
+                    "Kept the values already recorded for: %(fields)s.",
+                    fields=", ".join(labels),
+                )
             )
+        if reasons:
+            result["reason"] = " ".join(reasons)
         if plan.get("points"):
             result["posted"] = plan["points"]
         result["plan"] = plan
@@ -917,6 +1101,80 @@ class LoyaltyImportBatch(models.Model):
         return vals
 
     def _apply(self, context, to_create, to_update, to_consent, to_tier, to_post):
+        """Write a chunk's decisions: new members set-based (or through the ORM,
+        ``loyalty_import_orm`` in the context: the reference the equivalence test
+        compares with), the updates of existing members through the ORM, then
+        every opening balance through the ledger's set-based path."""
+        if to_create:
+            if self.env.context.get("loyalty_import_orm"):
+                self._create_members_orm(context, to_create)
+            else:
+                self._create_members_sql(context, to_create)
+                # their consents and tiers went in with them
+                to_consent = [plan for plan in to_consent if "create" not in plan]
+                to_tier = [plan for plan in to_tier if "create" not in plan]
+        # members given the same values are written together: one write each
+        groups = {}
+        for partner, vals in to_update:
+            vals = self._resolve_utm(vals, context)
+            key = tuple(sorted(vals.items()))
+            groups.setdefault(key, (vals, []))[1].append(partner.id)
+        Partner = self.env["res.partner"].with_context(
+            tracking_disable=True, mail_notrack=True
+        )
+        for vals, ids in groups.values():
+            Partner.browse(ids).write(vals)
+        self._record_consents(to_consent)
+        self._set_tiers(to_tier)
+        if to_post:
+            self._post_openings(to_post)
+
+    def _consent_vals(self, plan, note):
+        program = self.program_id
+        return {
+            "partner_id": plan["partner"].id,
+            "purpose": "marketing",
+            "consent": plan["consent"]["consent"],
+            "channel": plan["consent"]["channel"],
+            "date": plan["consent"]["date"],
+            "source": "import",
+            "company_id": program.company_id.id or self.env.company.id,
+            "note": note,
+        }
+
+    def _record_consents(self, plans):
+        if plans:
+            note = _("Import %(file)s", file=self.name)
+            self.env["loyalty.consent"]._record_imported(
+                [self._consent_vals(plan, note) for plan in plans]
+            )
+
+    @staticmethod
+    def _tier_history_vals(partner_id, old_tier, new_tier):
+        return {
+            "partner_id": partner_id,
+            "old_tier_id": old_tier.id,
+            "new_tier_id": new_tier.id,
+            "direction": "up" if new_tier.min_spend > old_tier.min_spend else "down",
+        }
+
+    def _set_tiers(self, plans):
+        history = []
+        for plan in plans:
+            partner, tier = plan["partner"], plan["tier"]
+            history.append(
+                self._tier_history_vals(partner.id, partner.loyalty_tier_id, tier)
+            )
+            partner.sudo().with_context(
+                tracking_disable=True, mail_notrack=True
+            ).loyalty_tier_id = tier
+        if history:
+            self.env["loyalty.tier.history"].sudo().create(history)
+
+    def _create_members_orm(self, context, to_create):
+        """New members through the ORM (``create`` of each model, every override
+        and compute of the installed modules): the reference of the set-based
+        path, kept for the equivalence test."""
         Partner = self.env["res.partner"].with_context(
             tracking_disable=True,
             mail_create_nolog=True,
@@ -924,97 +1182,153 @@ class LoyaltyImportBatch(models.Model):
             mail_notrack=True,
         )
         program = self.program_id
-        if to_create:
-            # the defaults once per chunk, not once per member (some are queries)
-            defaults = Partner.default_get(list(Partner._fields))
-            partners = Partner.create(
+        # the defaults once per chunk, not once per member (some are queries)
+        defaults = Partner.default_get(list(Partner._fields))
+        partners = Partner.create(
+            [
+                dict(
+                    defaults,
+                    **self._resolve_utm(plan["create"], context),
+                    company_id=False,
+                )
+                for _result, _row, plan in to_create
+            ]
+        )
+        for (_result, _row, plan), partner in zip(to_create, partners, strict=True):
+            plan["partner"] = partner
+        cards = (
+            self.env["loyalty.card"]
+            .sudo()
+            .with_context(loyalty_no_mail=True, tracking_disable=True)
+            .create(
                 [
                     dict(
-                        defaults,
-                        **self._resolve_utm(plan["create"], context),
-                        company_id=False,
+                        {
+                            "program_id": program.id,
+                            "partner_id": plan["partner"].id,
+                            "loyalty_state": "active",
+                        },
+                        **({"code": row["card"]} if row["card"] else {}),
                     )
-                    for _result, _row, plan in to_create
+                    for _result, row, plan in to_create
                 ]
             )
-            for (_result, _row, plan), partner in zip(to_create, partners, strict=True):
-                plan["partner"] = partner
-            cards = (
-                self.env["loyalty.card"]
-                .sudo()
-                .with_context(loyalty_no_mail=True, tracking_disable=True)
-                .create(
-                    [
-                        dict(
-                            {
-                                "program_id": program.id,
-                                "partner_id": plan["partner"].id,
-                                "loyalty_state": "active",
-                            },
-                            **({"code": row["card"]} if row["card"] else {}),
-                        )
-                        for _result, row, plan in to_create
-                    ]
-                )
+        )
+        for (result, _row, plan), card in zip(to_create, cards, strict=True):
+            plan["card_id"] = card.id
+            result["card"] = card.code
+        codes = [p._loyalty_new_referral_code() for p in partners]
+        self.env.flush_all()
+        self.env.execute_query(
+            SQL(
+                """
+                UPDATE res_partner p SET loyalty_referral_code = v.code
+                  FROM unnest(%s::int[], %s::varchar[]) AS v(id, code)
+                 WHERE p.id = v.id
+                """,
+                partners.ids,
+                codes,
             )
-            for (result, _row, plan), card in zip(to_create, cards, strict=True):
-                plan["card_id"] = card.id
-                result["card"] = card.code
-            codes = [p._loyalty_new_referral_code() for p in partners]
-            self.env.flush_all()
-            self.env.execute_query(
-                SQL(
-                    """
-                    UPDATE res_partner p SET loyalty_referral_code = v.code
-                      FROM unnest(%s::int[], %s::varchar[]) AS v(id, code)
-                     WHERE p.id = v.id
-                    """,
-                    partners.ids,
-                    codes,
-                )
+        )
+        partners.invalidate_recordset(["loyalty_referral_code"])
+
+    def _create_members_sql(self, context, to_create):
+        """New members of a chunk, set-based: a handful of statements whatever
+        the chunk's size, with what the ORM would have stored.
+
+        - partners and their cards in one statement, consents and tier history
+          in one ``INSERT`` each (:func:`..tools.bulk_insert`: defaults, who and
+          when, columns converted by the fields); ids reserved first, so a
+          partner's card, referral code and commercial partner and a card's
+          member are known before the insert;
+        - the partners' stored computed fields from
+          :meth:`res.partner._loyalty_new_member_vals` (a field of another module
+          is recomputed by the ORM in batch at the flush);
+        - no followers, messages or tracking per member (as the ORM path with
+          its ``mail_create_nolog`` / ``tracking_disable`` context), no card
+          creation mail: the batch's own message tells what was imported.
+        """
+        env = self.env
+        program = self.program_id
+        Partner = env["res.partner"]
+        Partner.check_access("create")
+        Card = env["loyalty.card"].sudo()
+        count = len(to_create)
+        partner_ids = reserve_ids(env, "res_partner", count)
+        card_ids = reserve_ids(env, "loyalty_card", count)
+        new_codes = iter(
+            Card._loyalty_generate_card_codes(
+                sum(1 for _result, row, _plan in to_create if not row["card"])
             )
-            partners.invalidate_recordset(["loyalty_referral_code"])
-        for partner, vals in to_update:
-            partner.write(self._resolve_utm(vals, context))
-        consents = [
-            {
-                "partner_id": plan["partner"].id,
-                "purpose": "marketing",
-                "consent": plan["consent"]["consent"],
-                "channel": plan["consent"]["channel"],
-                "date": plan["consent"]["date"],
-                "source": "import",
-                "company_id": program.company_id.id or self.env.company.id,
-                "note": _("Import %(file)s", file=self.name),
-            }
-            for plan in to_consent
-        ]
-        if consents:
-            self.env["loyalty.consent"]._record_imported(consents)
-        history = []
-        for plan in to_tier:
-            partner, tier = plan["partner"], plan["tier"]
-            history.append(
+        )
+        now = env.cr.now()
+        activation = fields.Datetime.now()
+        note = _("Import %(file)s", file=self.name)
+        partners, cards, consents, history = [], [], [], []
+        for (result, row, plan), partner_id, card_id in zip(
+            to_create, partner_ids, card_ids, strict=True
+        ):
+            consent = plan["consent"]
+            tier = plan["tier"]
+            vals = dict(self._resolve_utm(plan["create"], context), company_id=False)
+            if tier:
+                vals["loyalty_tier_id"] = tier.id
+            given = (
+                [("marketing", consent["channel"], consent["consent"], consent["date"])]
+                if consent
+                else []
+            )
+            vals = Partner._loyalty_new_member_vals(vals, partner_id, given)
+            # the card (inserted with the member), its date the membership's
+            vals.update(loyalty_card_id=card_id, loyalty_member_since=now)
+            partners.append(vals)
+            code = row["card"] or next(new_codes)
+            cards.append(
                 {
-                    "partner_id": partner.id,
-                    "old_tier_id": partner.loyalty_tier_id.id,
-                    "new_tier_id": tier.id,
-                    "direction": "up"
-                    if tier.min_spend > partner.loyalty_tier_id.min_spend
-                    else "down",
+                    "id": card_id,
+                    "program_id": program.id,
+                    "partner_id": partner_id,
+                    "code": code,
+                    "loyalty_state": "active",
+                    "activation_date": activation,
+                    "company_id": program.company_id.id,
+                    "is_bonus_card": program.is_bonus_program,
                 }
             )
-            partner.sudo().loyalty_tier_id = tier
-        if history:
-            self.env["loyalty.tier.history"].sudo().create(history)
-        if to_post:
-            self._post_openings(to_post)
+            plan["partner"] = Partner.browse(partner_id)
+            plan["card_id"] = card_id
+            result["card"] = code
+            if consent:
+                consents.append(self._consent_vals(plan, note))
+            if tier:
+                history.append(
+                    self._tier_history_vals(partner_id, env["loyalty.tier"], tier)
+                )
+        # a member and their card refer to each other: one statement, the
+        # foreign keys checked at its end; the defaults are the models', not the
+        # caller's default_* keys
+        clean = env(context=clean_context(env.context))
+        insert_partners, partners_done = insert_query(Partner.with_env(clean), partners)
+        insert_cards, cards_done = insert_query(Card.with_env(clean).sudo(), cards)
+        env.flush_all()
+        env.execute_query(
+            SQL("WITH partners AS (%s) %s", insert_partners, insert_cards)
+        )
+        partners_done(partner_ids)
+        cards_done(card_ids)
+        env["loyalty.consent"]._record_imported(consents, in_sql=True)
+        bulk_insert(env["loyalty.tier.history"].sudo(), history)
+        # nothing read before of these tables (nor of the one2many fields that
+        # list their rows: a program's cards, a tier's members) is current
+        env.flush_all()
+        env.invalidate_all()
 
     def _post_openings(self, plans):
         """The chunk's opening balances: one ledger entry per card, through the
         ledger's bulk path (:meth:`loyalty.ledger._post_bulk`, as the nightly jobs
-        do): the cards are locked in id order, an opening already posted (same
-        key) is skipped, balances synced, debts paid back. Entries are built by
+        do, set-based: one insert, one balance update): the cards are locked in id
+        order, an opening already posted (same key) is skipped, balances synced,
+        debts paid back. Entries are built by
         :meth:`loyalty.ledger._entry_vals`, the rules of every posting; an opening
         without its own expiry date follows the program's policy."""
         Ledger = self.env["loyalty.ledger"]
@@ -1034,7 +1348,8 @@ class LoyaltyImportBatch(models.Model):
                     idempotency_key=f"loyalty.import.batch/{self.id}/{plan['card_id']}",
                 )
                 for plan in sorted(plans, key=lambda plan: plan["card_id"])
-            ]
+            ],
+            in_sql=True,
         )
 
     # ------------------------------------------------------------ rollback

@@ -5,7 +5,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, email_normalize
 
 from ..tools import normalize_phone, phone_problem
 from .loyalty_card import USABLE_STATES
@@ -247,18 +247,34 @@ class ResPartner(models.Model):
     @api.depends("loyalty_consent_ids.consent", "loyalty_consent_ids.date")
     def _compute_loyalty_marketing_consent(self):
         for partner in self:
-            latest = partner.loyalty_consent_ids.filtered(
-                lambda c: c.purpose == "marketing" and c.channel == "all"
-            ).sorted(lambda c: (c.date, c.id))[-1:]
-            partner.loyalty_marketing_consent = latest.consent == "opt_in"
+            partner.loyalty_marketing_consent = self._loyalty_marketing_consent_of(
+                (c.purpose, c.channel, c.consent, c.date, c.id)
+                for c in partner.loyalty_consent_ids
+            )
+
+    @api.model
+    def _loyalty_marketing_consent_of(self, consents):
+        """The latest answer to marketing messages on all channels, from
+        ``(purpose, channel, consent, date[, id])`` tuples: opted in or not."""
+        latest = max(
+            (c for c in consents if c[0] == "marketing" and c[1] == "all"),
+            key=lambda c: c[3:],
+            default=None,
+        )
+        return bool(latest) and latest[2] == "opt_in"
 
     @api.depends(*COMPLETENESS_FIELDS)
     def _compute_loyalty_completeness(self):
         for partner in self:
-            filled = sum(1 for name in COMPLETENESS_FIELDS if partner[name])
-            partner.loyalty_completeness = round(
-                100 * filled / len(COMPLETENESS_FIELDS)
-            )
+            partner.loyalty_completeness = self._loyalty_completeness_of(partner)
+
+    @api.model
+    def _loyalty_completeness_of(self, values):
+        """Share of the questionnaire filled in, 0-100, of a partner or of the
+        values of a new one."""
+        get = values.get if isinstance(values, dict) else values.__getitem__
+        filled = sum(1 for name in COMPLETENESS_FIELDS if get(name))
+        return round(100 * filled / len(COMPLETENESS_FIELDS))
 
     @api.depends(
         "loyalty_card_ids.loyalty_state",
@@ -575,12 +591,63 @@ class ResPartner(models.Model):
     def _loyalty_new_referral_code(self):
         """A short code to share: the first name in Latin letters and the id."""
         self.ensure_one()
-        first = (self.name or "").split()[:1]
+        return self._loyalty_referral_code_of(self.name, self.id)
+
+    @api.model
+    def _loyalty_referral_code_of(self, name, partner_id):
+        first = (name or "").split()[:1]
         letters = "".join(
             TRANSLIT.get(ch, ch) for ch in (first[0].lower() if first else "")
         )
         letters = "".join(ch for ch in letters if "a" <= ch <= "z")[:8].upper()
-        return f"{letters or 'M'}{self.id}"
+        return f"{letters or 'M'}{partner_id}"
+
+    @api.model
+    def _loyalty_new_member_vals(self, vals, partner_id, consents=()):
+        """What ``create`` followed by the stored computes would store for a new
+        member who is an individual, on their own (no parent company, company
+        name, country, VAT or user): ``vals`` are the questionnaire's values (the
+        phone in E.164, as :func:`..tools.normalize_phone` returns it),
+        ``consents`` the ``(purpose, channel, consent, date)`` recorded with them.
+
+        For the set-based import (:func:`..tools.bulk_insert`): the stored
+        computed fields of base, mail, phone_validation, account's e-invoicing
+        and this addon are filled here, once per member, instead of by a
+        recompute per field; the card's fields (``loyalty_card_id``,
+        ``loyalty_member_since``) are the caller's. A field another module adds
+        is left to the ORM's recompute, and the import's equivalence test
+        compares every column with a member created through the ORM.
+        """
+        vals = dict(vals, id=partner_id)
+        fields_ = self._fields
+        name = vals.get("name") or ""
+        email = vals.get("email")
+        # the number is in E.164 already (normalized and checked by the caller):
+        # what the phone fields' normalizations of it give
+        number = vals.get("phone") or vals.get("mobile")
+        known = {
+            "commercial_partner_id": partner_id,
+            "complete_name": name.strip(),
+            "email_normalized": email and email_normalize(email, strict=False),
+            "phone_sanitized": number,
+            "partner_share": True,
+            "commercial_company_name": False,
+            "company_registry": False,
+            "user_id": False,
+            "peppol_eas": False,
+            "peppol_endpoint": False,
+            "loyalty_is_member": True,
+            "loyalty_phone": number,
+            "loyalty_completeness": self._loyalty_completeness_of(vals),
+            "loyalty_marketing_consent": self._loyalty_marketing_consent_of(consents),
+            "loyalty_referral_code": self._loyalty_referral_code_of(name, partner_id),
+        }
+        vals.update(
+            (field, value)
+            for field, value in known.items()
+            if field in fields_ and field not in vals
+        )
+        return vals
 
     def _loyalty_grant_referral_bonus(
         self, order_amount, source, coalition_partner=None

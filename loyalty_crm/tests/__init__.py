@@ -27,5 +27,6 @@ from . import test_analytics
 from . import test_reliability
 from . import test_query_counts
 from . import test_import
+from . import test_import_bulk
 from . import test_otp
 from . import test_privacy
