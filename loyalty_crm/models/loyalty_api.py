@@ -679,6 +679,8 @@ class LoyaltyApi(models.AbstractModel):
     def member_object(self, partner, card=None):
         card = card or self._card_of(partner)
         tier = partner.loyalty_tier_id
+        if tier:
+            name, multiplier = self.program._loyalty_tier_info(tier)
         expiring = {}
         if card:
             for _lot, _card, points, expiry in self.env["loyalty.ledger"]._open_lots(
@@ -692,7 +694,7 @@ class LoyaltyApi(models.AbstractModel):
             "phone": partner.loyalty_phone or None,
             "email": partner.email or None,
             "card": card and {"code": card.code, "state": card.loyalty_state} or None,
-            "tier": tier and {"name": tier.name, "multiplier": tier.multiplier} or None,
+            "tier": tier and {"name": name, "multiplier": multiplier} or None,
             "balance": {
                 "available": round(card.points, 2) if card else 0.0,
                 "pending": round(card.points_pending, 2) if card else 0.0,

@@ -334,6 +334,22 @@ class LoyaltyProgram(models.Model):
     def _loyalty_clear_earning_cache(self):
         self.env.registry.clear_cache()
 
+    @tools.ormcache("self.id", "self.env.lang")
+    def _loyalty_tier_names(self):
+        """``((tier id, name), ...)`` of the program's tiers in the language of
+        the environment, kept like :meth:`_loyalty_earning_settings`."""
+        self.ensure_one()
+        return tuple((tier.id, tier.name) for tier in self.sudo().tier_ids)
+
+    def _loyalty_tier_info(self, tier):
+        """``(name, multiplier)`` of ``tier`` (a member's tier in this program)
+        without reading it."""
+        self.ensure_one()
+        name = dict(self._loyalty_tier_names()).get(tier.id)
+        if name is None:
+            return tier.name, tier.multiplier
+        return name, self._loyalty_tier_multiplier(tier)
+
     def _loyalty_tier_multiplier(self, tier):
         """The earn multiplier of ``tier`` (a member's tier in this program)."""
         self.ensure_one()

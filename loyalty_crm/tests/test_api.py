@@ -197,6 +197,11 @@ class TestApi(ApiCase):
                 "expiring": [{"points": 150.0, "date": expiry.isoformat()}],
             },
         )
+        # tiers are kept per process (issue #14): a change shows at once
+        tier.write({"name": "Gold", "multiplier": 2})
+        status, payload = self.api("GET", f"/members/lookup?card={self.card.code}")
+        self.assertEqual(status, 200, payload)
+        self.assertEqual(payload["member"]["tier"], {"name": "Gold", "multiplier": 2})
 
     # ------------------------------------------------------------ enrolment
     def test_create_member(self):
