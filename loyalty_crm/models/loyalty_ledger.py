@@ -983,15 +983,33 @@ class LoyaltyLedger(models.Model):
         return len(expired)
 
     @api.model
-    def _cron_release_pending(self):
-        """Pending points whose return window is over become available (once)."""
+    def _cron_release_pending(self, batch_size=1000):
+        """Pending points whose return window is over become available (once).
+
+        Works per batch of cards, like :meth:`_cron_expire`: the cards are
+        locked, their due entries found again under the lock and released, the
+        balances synced; each batch is committed with ``loyalty_cron_commit``,
+        and forgotten by the ORM cache (memory flat in the size of the base).
+        """
         today = fields.Date.context_today(self)
-        pending = self.sudo().search(
-            [("state", "=", "pending"), ("available_date", "<=", today)]
+        domain = [("state", "=", "pending"), ("available_date", "<=", today)]
+        self.env.flush_all()
+        card_ids = sorted(
+            card.id for [card] in self.sudo()._read_group(domain, ["card_id"])
         )
-        self._lock_cards(pending.card_id)
-        pending.write({"state": "available"})
-        return pending
+        Card = self.env["loyalty.card"]
+        released = []
+        for start in range(0, len(card_ids), batch_size):
+            cards = Card.browse(card_ids[start : start + batch_size])
+            self._lock_cards(cards)
+            pending = self.sudo().search([("card_id", "in", cards.ids), *domain])
+            pending.write({"state": "available"})
+            released += pending.ids
+            if self.env.context.get("loyalty_cron_commit"):
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            self.env.flush_all()
+            self.env.invalidate_all()
+        return self.browse(released)
 
     # ------------------------------------------------------------ reconciliation
     @api.model
