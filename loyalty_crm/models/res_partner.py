@@ -833,7 +833,12 @@ class ResPartner(models.Model):
         for start in range(0, len(member_ids), batch_size):
             batch = self.browse(member_ids[start : start + batch_size])
             history_ids += batch._loyalty_update_tiers().ids
-            self.env.flush_all()
+            # the batch's tier changes are tracked (chatter) now, not all at the
+            # end: what the tracking keeps until then does not grow with the base
+            self.env.cr.flush()
+            if self.env.context.get("loyalty_cron_commit"):
+                # one transaction per batch: no lock held on every member at once
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             self.env.invalidate_all()
         return self.env["loyalty.tier.history"].sudo().browse(history_ids)
 
