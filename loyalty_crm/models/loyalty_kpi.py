@@ -293,36 +293,22 @@ class LoyaltyAnalytics(models.AbstractModel):
                 SQL("DELETE FROM %s WHERE %s", SQL.identifier(table), where_month)
             )
         cr.execute(SQL("DELETE FROM loyalty_kpi_customer WHERE %s", where_month))
-        # the purchases paid with points: a semi-join (the planner hashes the
-        # redemptions for the whole history, probes the index for a few months),
-        # not a lookup of the ledger per purchase
         cr.execute(
             SQL(
                 """
-                WITH pu AS MATERIALIZED (
-                    SELECT pu.date, pu.company_id, pu.channel, pu.pos_config_id,
-                           pu.team_id, pu.is_member, pu.amount, pu.partner_id,
-                           pu.res_model, pu.res_id
-                      FROM loyalty_purchase pu
-                     WHERE %s
-                ), paid_with_points AS (
-                    SELECT pu.res_model, pu.res_id
-                      FROM pu
-                     WHERE EXISTS (
-                           SELECT 1 FROM loyalty_ledger l
-                            WHERE l.res_id = pu.res_id AND l.res_model = pu.res_model
-                              AND l.entry_type = 'redemption'
-                              AND l.state <> 'cancelled')
-                )
                 INSERT INTO loyalty_kpi_purchase
                        (month, company_id, channel, pos_config_id, team_id, is_member,
                         purchases, revenue, known_purchases, with_points)
                 SELECT date_trunc('month', pu.date)::date, pu.company_id, pu.channel,
                        pu.pos_config_id, pu.team_id, pu.is_member, COUNT(*),
-                       SUM(pu.amount), COUNT(pu.partner_id), COUNT(r.res_id)
-                  FROM pu
-             LEFT JOIN paid_with_points r
-                    ON r.res_model = pu.res_model AND r.res_id = pu.res_id
+                       SUM(pu.amount), COUNT(pu.partner_id),
+                       COUNT(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM loyalty_ledger l
+                            WHERE l.res_id = pu.res_id AND l.res_model = pu.res_model
+                              AND l.entry_type = 'redemption'
+                              AND l.state <> 'cancelled'))
+                  FROM loyalty_purchase pu
+                 WHERE %s
               GROUP BY 1, 2, 3, 4, 5, 6
                 """,
                 self._month_filter(months, SQL("pu.date")),
