@@ -297,6 +297,7 @@ class LoyaltyLedger(models.Model):
                 and field.name != "id"
                 and not field.translate
                 and not field.company_dependent
+                and field.type not in ("binary", "properties")
             ]
             rows = self.env.execute_query(
                 SQL(
