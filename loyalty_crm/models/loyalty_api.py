@@ -338,9 +338,16 @@ class LoyaltyApi(models.AbstractModel):
         if key_user and key_user["uid"] == uid:
             coalition_id = key_user["coalition_id"]
             program_id = key_user["coalition_program_id"] or key_user["program_id"]
-            # "today" of the user (pending windows, periods) without reading
-            # the user again; Odoo's own fallback is UTC
-            env = env(context=dict(env.context, tz=key_user["tz"] or "UTC"))
+            # "today" of the user (pending windows, periods) and their company
+            # (env.company: what Odoo's defaults are looked up for) without
+            # reading the user again; Odoo's own fallback for the time zone is UTC
+            env = env(
+                context=dict(
+                    env.context,
+                    tz=key_user["tz"] or "UTC",
+                    allowed_company_ids=[key_user["company_id"]],
+                )
+            )
         else:
             # archived partners too: their keys must not fall back to the
             # company's program
@@ -405,7 +412,7 @@ class LoyaltyApi(models.AbstractModel):
         """The user of an API key, as ``res.users.apikeys._check_credentials``
         (scope ``rpc``) finds them, without hashing the key again on every request;
         with what the API needs about them, read in the same query: ``{"uid",
-        "lang", "tz", "program_id"`` (their company's bonus program),
+        "lang", "tz", "company_id", "program_id"`` (their company's bonus program),
         ``"coalition_id", "coalition_program_id"}`` (the coalition partner they
         act for, archived too), or None.
 
@@ -420,7 +427,7 @@ class LoyaltyApi(models.AbstractModel):
         rows = self.env.execute_query(
             SQL(
                 """
-                SELECT k.id, k.key, k.user_id, p.lang, p.tz,
+                SELECT k.id, k.key, k.user_id, p.lang, p.tz, u.company_id,
                        c.loyalty_bonus_program_id, cp.id, cp.program_id
                   FROM res_users_apikeys k
                   JOIN res_users u ON u.id = k.user_id
@@ -458,6 +465,7 @@ class LoyaltyApi(models.AbstractModel):
                         "uid",
                         "lang",
                         "tz",
+                        "company_id",
                         "program_id",
                         "coalition_id",
                         "coalition_program_id",
@@ -671,6 +679,8 @@ class LoyaltyApi(models.AbstractModel):
     def member_object(self, partner, card=None):
         card = card or self._card_of(partner)
         tier = partner.loyalty_tier_id
+        if tier:
+            name, multiplier = self.program._loyalty_tier_info(tier)
         expiring = {}
         if card:
             for _lot, _card, points, expiry in self.env["loyalty.ledger"]._open_lots(
@@ -684,7 +694,7 @@ class LoyaltyApi(models.AbstractModel):
             "phone": partner.loyalty_phone or None,
             "email": partner.email or None,
             "card": card and {"code": card.code, "state": card.loyalty_state} or None,
-            "tier": tier and {"name": tier.name, "multiplier": tier.multiplier} or None,
+            "tier": tier and {"name": name, "multiplier": multiplier} or None,
             "balance": {
                 "available": round(card.points, 2) if card else 0.0,
                 "pending": round(card.points_pending, 2) if card else 0.0,
@@ -718,10 +728,12 @@ class LoyaltyApi(models.AbstractModel):
             "card": entry.card_id.code,
         }
 
-    def _answer(self, entry, partner, status=201):
+    def _answer(self, entry, partner, status=201, card=None):
+        """``card``: the card the operation used, when it is the member's card
+        (an accrual or a redemption on a usable card), not looked up again."""
         return status, {
             "transaction": self.transaction_object(entry),
-            "member": self.member_object(partner),
+            "member": self.member_object(partner, card),
         }
 
     # ------------------------------------------------------------ members
@@ -914,7 +926,7 @@ class LoyaltyApi(models.AbstractModel):
             reference=params["reference"],
             coalition_partner=self._partner(),
         )
-        return self._answer(entry, card.partner_id)
+        return self._answer(entry, card.partner_id, card=card)
 
     def _validate_redeem(self, args, query, body):
         params = get_card_or_phone(body)
@@ -946,7 +958,7 @@ class LoyaltyApi(models.AbstractModel):
             reference=params["reference"],
             coalition_partner=self._partner(),
         )
-        return self._answer(entry, card.partner_id)
+        return self._answer(entry, card.partner_id, card=card)
 
     def _validate_reverse(self, args, query, body):
         if args["transaction_id"] > MAX_ID:

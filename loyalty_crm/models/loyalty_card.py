@@ -124,6 +124,7 @@ class LoyaltyCard(models.Model):
 
     @api.depends("ledger_ids.state", "ledger_ids.points")
     def _compute_points_pending(self):
+        # also summed by _loyalty_sync_points, after each posting
         groups = self.env["loyalty.ledger"]._read_group(
             [("card_id", "in", self.ids), ("state", "=", "pending")],
             ["card_id"],
@@ -305,7 +306,10 @@ class LoyaltyCard(models.Model):
         """Set ``points`` (and ``loyalty_debt``) to the sums of the ledger (called
         by the ledger only). ``in_sql``: in one ``UPDATE`` of the cards whose
         sums changed, without the ORM's write (no chatter, no "points reached"
-        communication: a set-based posting such as an import's openings)."""
+        communication: a set-based posting such as an import's openings). The
+        pending points (``points_pending``, computed) are summed by the same
+        query and kept in cache: the answer to a posting shows them without
+        reading the ledger again."""
         if not self:
             return
         self.env["loyalty.ledger"].flush_model()
@@ -316,7 +320,9 @@ class LoyaltyCard(models.Model):
                    COALESCE(-SUM(l.points) FILTER (WHERE l.entry_type = 'debt'), 0)
                    + COALESCE(SUM(l.points) FILTER (
                                 WHERE l.entry_type = 'repayment'
-                                  AND l.state IN %s), 0) AS debt
+                                  AND l.state IN %s), 0) AS debt,
+                   COALESCE(SUM(l.points) FILTER (WHERE l.state = 'pending'), 0)
+                   AS pending
               FROM loyalty_card c
          LEFT JOIN loyalty_ledger l ON l.card_id = c.id
              WHERE c.id IN %s
@@ -351,7 +357,9 @@ class LoyaltyCard(models.Model):
             cards.modified(["points", "loyalty_debt"])
             return
         rows = self.env.execute_query(totals)
-        totals = {card_id: (float(total), float(debt)) for card_id, total, debt in rows}
+        totals = {
+            card_id: (float(total), float(debt)) for card_id, total, debt, _p in rows
+        }
         # the ledger is the history: no chatter tracking of every change; one
         # recordset, so that the current balances are read in one query
         cards = (
@@ -368,6 +376,11 @@ class LoyaltyCard(models.Model):
                 vals["loyalty_debt"] = debt
             if vals:
                 card.write(vals)
+        self.env.cache.update(
+            self.browse([row[0] for row in rows]),
+            self._fields["points_pending"],
+            [float(row[3]) for row in rows],
+        )
 
     def _loyalty_current_card(self):
         """The card that replaced this one, and so on: where the member's points

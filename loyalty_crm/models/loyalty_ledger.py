@@ -72,11 +72,21 @@ class LoyaltyLedger(models.Model):
     card_id = fields.Many2one(
         "loyalty.card", required=True, ondelete="restrict", index=True, readonly=True
     )
+    # written with the entry (precompute): its card is known, and in cache, when it
+    # is posted, so no UPDATE of the new row follows its INSERT
     partner_id = fields.Many2one(
-        related="card_id.partner_id", store=True, index=True, string="Member"
+        related="card_id.partner_id",
+        store=True,
+        index=True,
+        string="Member",
+        precompute=True,
     )
-    program_id = fields.Many2one(related="card_id.program_id", store=True)
-    company_id = fields.Many2one(related="card_id.company_id", store=True)
+    program_id = fields.Many2one(
+        related="card_id.program_id", store=True, precompute=True
+    )
+    company_id = fields.Many2one(
+        related="card_id.company_id", store=True, precompute=True
+    )
     currency_id = fields.Many2one(related="card_id.currency_id")
     entry_type = fields.Selection(
         ENTRY_TYPES, string="Type", required=True, readonly=True
@@ -270,19 +280,39 @@ class LoyaltyLedger(models.Model):
     # ------------------------------------------------------------ posting
     @api.model
     def _lock_cards(self, cards):
-        """Lock the cards' rows until the transaction ends (id order: no deadlock)."""
+        """Lock the cards' rows until the transaction ends (id order: no deadlock).
+
+        The query that locks them reads their columns too: what is cached of the
+        cards afterwards (balance, debt and state: a concurrent block or
+        replacement) is what they hold under the lock, whatever was cached
+        before, without reading them again."""
         if cards:
             self.env.flush_all()
-            self.env.execute_query(
+            Card = self.env["loyalty.card"]
+            columns = [
+                field
+                for field in Card._fields.values()
+                if field.store
+                and field.column_type
+                and field.name != "id"
+                and not field.translate
+                and not field.company_dependent
+                and field.type not in ("binary", "properties")
+            ]
+            rows = self.env.execute_query(
                 SQL(
-                    "SELECT id FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO "
+                    "SELECT id, %s FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO "
                     "KEY UPDATE",
+                    SQL(", ").join(SQL.identifier(field.name) for field in columns),
                     tuple(cards.ids),
                 )
             )
-            # read again under the lock: balance, debt and state (a concurrent
-            # block or replacement), whatever was cached before
             cards.invalidate_recordset()
+            locked = Card.browse([row[0] for row in rows])
+            for index, field in enumerate(columns, 1):
+                self.env.cache.insert_missing(
+                    locked, field, [row[index] for row in rows]
+                )
 
     @api.model
     def _entry_vals(
@@ -413,11 +443,15 @@ class LoyaltyLedger(models.Model):
         return self.browse([row[0] for row in rows])
 
     @api.model
-    def _post(self, card, points, entry_type, *, allow_inactive=False, **kwargs):
+    def _post(
+        self, card, points, entry_type, *, allow_inactive=False, locked=False, **kwargs
+    ):
         """Append an entry to ``card``'s ledger and update its balance.
 
         The card's row is locked first, so the balance check and the new entry
-        happen atomically with respect to every other posting on the card.
+        happen atomically with respect to every other posting on the card
+        (``locked``: the caller has just locked it, with :meth:`_lock_cards`, in
+        the same transaction and savepoint, and checked it under the lock).
         Raises ``UserError`` when the card can't take the entry (blocked card,
         balance that would become negative) and writes nothing in that case.
         Points added to the balance pay the card's debt back first.
@@ -427,7 +461,8 @@ class LoyaltyLedger(models.Model):
         if not card.program_id.is_bonus_program:
             raise UserError(_("Card %(code)s is not a bonus card.", code=card.code))
         vals = self._entry_vals(card, points, entry_type, **kwargs)
-        self._lock_cards(card)
+        if not locked:
+            self._lock_cards(card)
         if not allow_inactive and card.loyalty_state not in ("issued", "active"):
             raise UserError(
                 _(
@@ -616,7 +651,7 @@ class LoyaltyLedger(models.Model):
         member = card.partner_id
         lines = lines or [(self.env["product.product"], 1.0, amount)]
         points = program._loyalty_compute_points(
-            lines, multiplier=member.loyalty_tier_id.multiplier or 1.0
+            lines, multiplier=program._loyalty_tier_multiplier(member.loyalty_tier_id)
         )
         if points <= 0:
             raise LoyaltyError(
@@ -679,6 +714,7 @@ class LoyaltyLedger(models.Model):
             card,
             -points,
             "redemption",
+            locked=True,
             reason=reference or _("Redemption"),
             idempotency_key=idempotency_key,
             amount=order_amount,
@@ -1004,15 +1040,33 @@ class LoyaltyLedger(models.Model):
         return len(expired)
 
     @api.model
-    def _cron_release_pending(self):
-        """Pending points whose return window is over become available (once)."""
+    def _cron_release_pending(self, batch_size=1000):
+        """Pending points whose return window is over become available (once).
+
+        Works per batch of cards, like :meth:`_cron_expire`: the cards are
+        locked, their due entries found again under the lock and released, the
+        balances synced; each batch is committed with ``loyalty_cron_commit``,
+        and forgotten by the ORM cache (memory flat in the size of the base).
+        """
         today = fields.Date.context_today(self)
-        pending = self.sudo().search(
-            [("state", "=", "pending"), ("available_date", "<=", today)]
+        domain = [("state", "=", "pending"), ("available_date", "<=", today)]
+        self.env.flush_all()
+        card_ids = sorted(
+            card.id for [card] in self.sudo()._read_group(domain, ["card_id"])
         )
-        self._lock_cards(pending.card_id)
-        pending.write({"state": "available"})
-        return pending
+        Card = self.env["loyalty.card"]
+        released = []
+        for start in range(0, len(card_ids), batch_size):
+            cards = Card.browse(card_ids[start : start + batch_size])
+            self._lock_cards(cards)
+            pending = self.sudo().search([("card_id", "in", cards.ids), *domain])
+            pending.write({"state": "available"})
+            released += pending.ids
+            if self.env.context.get("loyalty_cron_commit"):
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            self.env.flush_all()
+            self.env.invalidate_all()
+        return self.browse(released)
 
     # ------------------------------------------------------------ reconciliation
     @api.model

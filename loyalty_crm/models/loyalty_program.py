@@ -1,6 +1,6 @@
 from dateutil.relativedelta import relativedelta
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import date_utils
 
@@ -271,11 +271,18 @@ class LoyaltyProgram(models.Model):
             bool(vals.get("is_bonus_program"))
             or any(self.sudo().mapped("is_bonus_program"))
         )
-        return super().write(vals)
+        res = super().write(vals)
+        self._loyalty_clear_earning_cache()
+        return res
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_bonus_program_by_others(self):
         self._loyalty_check_config_access(any(self.sudo().mapped("is_bonus_program")))
+
+    def unlink(self):
+        res = super().unlink()
+        self._loyalty_clear_earning_cache()
+        return res
 
     @api.model
     def _get_bonus_program(self, company=None):
@@ -291,6 +298,65 @@ class LoyaltyProgram(models.Model):
         )
         company.sudo().loyalty_bonus_program_id = program
         return program
+
+    # ------------------------------------------------------------ cached rules
+    @tools.ormcache("self.id")
+    def _loyalty_earning_settings(self):
+        """The program's active earning rules and its tiers, as plain values
+        kept per process: every purchase reads them, a manager seldom changes
+        them. Writing a program, a rule or a tier clears the cache
+        (:meth:`_loyalty_clear_earning_cache`), on every server (Odoo's cache
+        signaling). Returns ``(rules, tiers)``:
+
+        - ``rules``: ``(product domain, minimum amount, minimum quantity, mode,
+          points)`` per active rule, the domain empty for a general rule;
+        - ``tiers``: ``(tier id, spend to reach, multiplier)`` by spend.
+        """
+        self.ensure_one()
+        program = self.sudo().with_context(active_test=True)
+        rules = tuple(
+            (
+                tuple(rule._get_valid_product_domain()),
+                rule.minimum_amount,
+                rule.minimum_qty,
+                rule.reward_point_mode,
+                rule.reward_point_amount,
+            )
+            for rule in program.rule_ids.filtered("active")
+        )
+        tiers = tuple(
+            (tier.id, tier.min_spend, tier.multiplier)
+            for tier in program.tier_ids.sorted("min_spend")
+        )
+        return rules, tiers
+
+    @api.model
+    def _loyalty_clear_earning_cache(self):
+        self.env.registry.clear_cache()
+
+    @tools.ormcache("self.id", "self.env.lang")
+    def _loyalty_tier_names(self):
+        """``((tier id, name), ...)`` of the program's tiers in the language of
+        the environment, kept like :meth:`_loyalty_earning_settings`."""
+        self.ensure_one()
+        return tuple((tier.id, tier.name) for tier in self.sudo().tier_ids)
+
+    def _loyalty_tier_info(self, tier):
+        """``(name, multiplier)`` of ``tier`` (a member's tier in this program)
+        without reading it."""
+        self.ensure_one()
+        name = dict(self._loyalty_tier_names()).get(tier.id)
+        if name is None:
+            return tier.name, tier.multiplier
+        return name, self._loyalty_tier_multiplier(tier)
+
+    def _loyalty_tier_multiplier(self, tier):
+        """The earn multiplier of ``tier`` (a member's tier in this program)."""
+        self.ensure_one()
+        for tier_id, _spend, multiplier in self._loyalty_earning_settings()[1]:
+            if tier_id == tier.id:
+                return multiplier or 1.0
+        return tier.multiplier or 1.0
 
     # ------------------------------------------------------------ rules engine
     def _loyalty_discount_reward(self):
@@ -330,30 +396,29 @@ class LoyaltyProgram(models.Model):
         products = self.env["product.product"].union(
             *(product for product, _q, _a in lines)
         )
-        valid = self._get_valid_products(products)
         points = 0.0
-        for rule in self.rule_ids.filtered("active"):
-            if rule._get_valid_product_domain():
-                matching = valid.get(rule, products.browse())
+        rules = self._loyalty_earning_settings()[0]
+        for domain, minimum_amount, minimum_qty, mode, reward in rules:
+            if domain:
+                matching = products.filtered_domain(list(domain))
                 ours = [(q, a) for p, q, a in lines if p and p in matching]
             else:  # a general rule: every line, products known or not
                 ours = [(q, a) for _p, q, a in lines]
             amount = sum(a for _q, a in ours)
             qty = sum(q for q, _a in ours)
             if (
-                rule.minimum_amount
-                and self.currency_id.compare_amounts(total_amount, rule.minimum_amount)
-                < 0
+                minimum_amount
+                and self.currency_id.compare_amounts(total_amount, minimum_amount) < 0
             ):
                 continue
-            if rule.minimum_qty and total_qty < rule.minimum_qty:
+            if minimum_qty and total_qty < minimum_qty:
                 continue
-            if rule.reward_point_mode == "money":
-                points += amount * rule.reward_point_amount
-            elif rule.reward_point_mode == "unit":
-                points += qty * rule.reward_point_amount
+            if mode == "money":
+                points += amount * reward
+            elif mode == "unit":
+                points += qty * reward
             elif qty > 0:  # per order
-                points += rule.reward_point_amount
+                points += reward
         return max(round(points * (multiplier or 1.0), 2), 0.0)
 
     # ------------------------------------------------------------ POS

@@ -34,6 +34,23 @@ class LoyaltyRule(models.Model):
     _name = "loyalty.rule"
     _inherit = ["loyalty.rule", "loyalty.bonus.config.guard"]
 
+    # the programs' earning rules are cached (loyalty.program._loyalty_earning_settings)
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        self.env["loyalty.program"]._loyalty_clear_earning_cache()
+        return records
+
+    def write(self, vals):
+        res = super().write(vals)
+        self.env["loyalty.program"]._loyalty_clear_earning_cache()
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env["loyalty.program"]._loyalty_clear_earning_cache()
+        return res
+
 
 class LoyaltyReward(models.Model):
     _name = "loyalty.reward"

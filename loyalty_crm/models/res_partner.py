@@ -828,24 +828,48 @@ class ResPartner(models.Model):
         return {partner_id: float(spend or 0) for partner_id, spend in rows}
 
     def _loyalty_update_tiers(self, allow_downgrade=True, spend=None):
-        """Put members in the tier their spend reaches; record each change."""
-        spend = self._loyalty_tier_spend(self) if spend is None else spend
+        """Put members in the tier their spend reaches; record each change.
+
+        Without downgrades (after a purchase), members already in their
+        program's highest tier, or in a program without tiers, can't change:
+        their spend is not even read."""
+        Tier = self.env["loyalty.tier"]
+        members = []  # (partner, tiers of the program by spend, current tier's spend)
+        for partner in self.filtered("loyalty_card_id"):
+            tiers = partner.loyalty_card_id.program_id._loyalty_earning_settings()[1]
+            current = partner.loyalty_tier_id
+            current_spend = next(
+                (t_spend for t_id, t_spend, _m in tiers if t_id == current.id), None
+            )
+            if current and current_spend is None:  # a tier of another program
+                current_spend = current.min_spend
+            if not allow_downgrade and not any(
+                current_spend is None or t_spend > current_spend
+                for _t, t_spend, _m in tiers
+            ):
+                continue
+            members.append((partner, tiers, current_spend))
+        if spend is None and members:
+            spend = self._loyalty_tier_spend(self.browse([p.id for p, *_x in members]))
         History = self.env["loyalty.tier.history"].sudo()
         changes = []
-        for partner in self.filtered("loyalty_card_id"):
-            tiers = partner.loyalty_card_id.program_id.tier_ids.sorted("min_spend")
+        for partner, tiers, current_spend in members:
             amount = spend.get(partner.id, 0.0)
-            target = tiers.filtered(lambda t, spent=amount: t.min_spend <= spent)[-1:]
+            reached = [
+                (t_id, t_spend) for t_id, t_spend, _m in tiers if t_spend <= amount
+            ]
+            target_id, target_spend = reached[-1] if reached else (False, None)
             current = partner.loyalty_tier_id
-            if target == current:
+            if target_id == current.id:
                 continue
             up = (
-                target.min_spend > current.min_spend
-                if target and current
-                else bool(target)
+                target_spend > current_spend
+                if target_id and current
+                else bool(target_id)
             )
             if not up and not allow_downgrade:
                 continue
+            target = Tier.browse(target_id)
             partner.sudo().loyalty_tier_id = target
             changes.append(
                 {
@@ -876,7 +900,12 @@ class ResPartner(models.Model):
         for start in range(0, len(member_ids), batch_size):
             batch = self.browse(member_ids[start : start + batch_size])
             history_ids += batch._loyalty_update_tiers().ids
-            self.env.flush_all()
+            # the batch's tier changes are tracked (chatter) now, not all at the
+            # end: what the tracking keeps until then does not grow with the base
+            self.env.cr.flush()
+            if self.env.context.get("loyalty_cron_commit"):
+                # one transaction per batch: no lock held on every member at once
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             self.env.invalidate_all()
         return self.env["loyalty.tier.history"].sudo().browse(history_ids)
 

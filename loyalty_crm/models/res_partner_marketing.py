@@ -162,6 +162,8 @@ class ResPartner(models.Model):
         """Nightly: recency/frequency/monetary scores, purchase counts and
         preferred categories of every member, in three bulk statements."""
         self.env.flush_all()
+        # sorts and hashes over every member and purchase: in memory
+        self.env.cr.execute("SET LOCAL work_mem = '64MB'")
         now = fields.Datetime.now()
         self.env.execute_query(
             SQL(

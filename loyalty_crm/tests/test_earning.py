@@ -4,6 +4,7 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
+from ..tools import LoyaltyError
 from .common import LoyaltyCase
 
 
@@ -66,6 +67,39 @@ class TestEarning(LoyaltyCase):
         self.assertEqual(
             self.program._loyalty_compute_points(lines), 250 + 150 + 9 + 100
         )
+
+    def test_rule_and_tier_changes_apply_to_the_next_purchase(self):
+        """The rules and tiers are kept per process (issue #14): a change of a
+        rule, a tier or the program applies to the very next purchase."""
+        card = self._member().loyalty_card_id
+
+        def accrue(key):
+            return self.Ledger._accrue_purchase(card, 1000.0, key).points
+
+        self.assertEqual(accrue("cache/1"), 50.0)  # 5 %
+        self.program.rule_ids.write({"reward_point_amount": 0.1})
+        self.assertEqual(accrue("cache/2"), 100.0)
+        gold = self.env["loyalty.tier"].create(
+            {
+                "program_id": self.program.id,
+                "name": "Gold",
+                "min_spend": 3000,
+                "multiplier": 2,
+            }
+        )
+        self.assertEqual(accrue("cache/3"), 100.0)  # reaches the tier: 3,000 spent
+        self.assertEqual(card.partner_id.loyalty_tier_id, gold)
+        self.assertEqual(accrue("cache/4"), 200.0)
+        gold.multiplier = 3
+        self.assertEqual(accrue("cache/5"), 300.0)
+        self.program.rule_ids = [
+            (5, 0, 0),
+            (0, 0, {"reward_point_mode": "order", "reward_point_amount": 7}),
+        ]
+        self.assertEqual(accrue("cache/6"), 21.0)
+        self.program.rule_ids.active = False
+        with self.assertRaises(LoyaltyError):
+            accrue("cache/7")
 
     def test_multiplier_rounds_to_cents(self):
         lines = [(self.shirt, 1, 333.33)]

@@ -93,6 +93,29 @@ class TestLots(LoyaltyCase):
             ("available", 60, 0),
         )
 
+    def test_pending_points_released_per_batch_of_cards(self):
+        other = self._member(name="Иван Соколов", phone="+7 916 000-11-22")
+        cards = self.card | other.loyalty_card_id
+        with freeze_time("2026-01-01"):
+            entries = self.Ledger.union(
+                *(
+                    self.Ledger._post(
+                        card,
+                        10 * (index + 1),
+                        "accrual",
+                        state="pending",
+                        available_date=date(2026, 1, 15),
+                    )
+                    for index, card in enumerate(cards)
+                )
+            )
+        with freeze_time("2026-01-15"):
+            released = self.Ledger._cron_release_pending(batch_size=1)
+            self.assertFalse(self.Ledger._cron_release_pending(batch_size=1))
+        self.assertEqual(released, entries)
+        self.assertEqual(entries.mapped("state"), ["available", "available"])
+        self.assertEqual(cards.mapped("points"), [10.0, 20.0])
+
     def test_replacement_keeps_expiry_dates(self):
         with freeze_time("2026-01-01"):
             self.Ledger._post(self.card, 100, "accrual")

@@ -300,6 +300,38 @@ class TestSaleRedemptionAndTiers(SaleCase):
             self.member.loyalty_tier_history_ids.sorted("id")[-1].direction, "down"
         )
 
+    def test_nightly_tier_changes_are_tracked_per_batch(self):
+        self.env = self.env(
+            context=dict(self.env.context, tracking_disable=False, mail_notrack=False)
+        )
+        gold = self.env["loyalty.tier"].create(
+            {"program_id": self.program.id, "name": "Gold", "min_spend": 30000}
+        )
+        other = self.env["res.partner"].create(
+            {"name": "Олег", "phone": "+79035550002"}
+        )
+        other._loyalty_enrol()
+        members = (self.member | other).with_env(self.env)
+        members.sudo().loyalty_tier_id = gold
+        self.env.cr.flush()  # as if committed
+        self.env["res.partner"]._cron_recompute_tiers(batch_size=1)
+        for member in members:
+            self.assertFalse(member.loyalty_tier_id)  # nothing spent: downgraded
+            # the job tracked (chatter) each batch's changes itself, not all of
+            # them at the commit
+            tracked = (
+                self.env["mail.tracking.value"]
+                .sudo()
+                .search(
+                    [
+                        ("mail_message_id.model", "=", "res.partner"),
+                        ("mail_message_id.res_id", "=", member.id),
+                        ("field_id.name", "=", "loyalty_tier_id"),
+                    ]
+                )
+            )
+            self.assertEqual(tracked.mapped("old_value_char"), ["Gold"])
+
     def test_returns_lower_the_spend_of_tiers(self):
         silver = self.env["loyalty.tier"].create(
             {
