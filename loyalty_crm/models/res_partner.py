@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, email_normalize
+from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import normalize_phone, phone_problem
 from .loyalty_card import USABLE_STATES
@@ -833,7 +834,6 @@ class ResPartner(models.Model):
         Without downgrades (after a purchase), members already in their
         program's highest tier, or in a program without tiers, can't change:
         their spend is not even read."""
-        Tier = self.env["loyalty.tier"]
         members = []  # (partner, tiers of the program by spend, current tier's spend)
         for partner in self.filtered("loyalty_card_id"):
             tiers = partner.loyalty_card_id.program_id._loyalty_earning_settings()[1]
@@ -869,18 +869,84 @@ class ResPartner(models.Model):
             )
             if not up and not allow_downgrade:
                 continue
-            target = Tier.browse(target_id)
-            partner.sudo().loyalty_tier_id = target
             changes.append(
                 {
                     "partner_id": partner.id,
                     "old_tier_id": current.id,
-                    "new_tier_id": target.id,
+                    "new_tier_id": target_id,
                     "spend": amount,
                     "direction": "up" if up else "down",
                 }
             )
+        self._loyalty_set_tiers(changes)
         return History.create(changes)
+
+    def _loyalty_set_tiers(self, changes):
+        """Write the tier changes (``loyalty.tier.history`` values): one write
+        per new tier, and the chatter's tracking of each member as Odoo's
+        tracking would log it (a note with the old and new tier), created in
+        one batch instead of a message per member and per query."""
+        if not changes:
+            return
+        Partner = self.sudo().with_context(tracking_disable=True)
+        by_tier = {}
+        for change in changes:
+            by_tier.setdefault(change["new_tier_id"], []).append(change["partner_id"])
+        for tier_id, partner_ids in by_tier.items():
+            Partner.browse(partner_ids).write({"loyalty_tier_id": tier_id})
+        col_info = self.fields_get(
+            ["loyalty_tier_id"],
+            attributes=("string", "type", "selection", "currency_field"),
+        )["loyalty_tier_id"]
+        Tracking = self.env["mail.tracking.value"]
+        Tier = self.env["loyalty.tier"].sudo()
+        author_id, email_from = self._message_compute_author(raise_on_email=False)
+        base = {
+            "author_id": author_id,
+            "email_from": email_from,
+            "model": self._name,
+            "record_alias_domain_id": False,
+            "record_company_id": False,
+            "record_name": False,
+            "message_type": "notification",
+            "is_internal": True,
+            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            "email_add_signature": False,
+            "reply_to": self.env["mail.thread"]._notify_get_reply_to(
+                default=email_from
+            )[False],
+            "body": "",
+        }
+        partners = Partner.browse([change["partner_id"] for change in changes])
+        messages = partners._message_create(
+            [
+                dict(
+                    base,
+                    res_id=change["partner_id"],
+                    message_id=generate_tracking_message_id("message-notify"),
+                )
+                for change in changes
+            ]
+        )
+        # the tracking values in one insert (as lines of each message, the ORM
+        # would insert them one message at a time)
+        Tracking.sudo().create(
+            [
+                dict(
+                    Tracking._create_tracking_values(
+                        Tier.browse(change["old_tier_id"]),
+                        Tier.browse(change["new_tier_id"]),
+                        "loyalty_tier_id",
+                        col_info,
+                        partner,
+                    ),
+                    mail_message_id=message.id,
+                )
+                for change, partner, message in zip(
+                    changes, partners, messages, strict=True
+                )
+            ]
+        )
 
     @api.model
     def _cron_recompute_tiers(self, batch_size=1000):

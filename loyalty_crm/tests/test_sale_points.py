@@ -332,6 +332,88 @@ class TestSaleRedemptionAndTiers(SaleCase):
             )
             self.assertEqual(tracked.mapped("old_value_char"), ["Gold"])
 
+    def _tier_notes(self, partner):
+        messages = (
+            self.env["mail.message"]
+            .sudo()
+            .search(
+                [
+                    ("model", "=", "res.partner"),
+                    ("res_id", "=", partner.id),
+                    ("tracking_value_ids.field_id.name", "=", "loyalty_tier_id"),
+                ]
+            )
+        )
+        return [
+            (
+                m.author_id,
+                m.message_type,
+                m.subtype_id,
+                m.is_internal,
+                str(m.body or ""),
+                [
+                    (t.field_id.name, t.old_value_char, t.new_value_char)
+                    + (t.old_value_integer, t.new_value_integer)
+                    for t in m.tracking_value_ids
+                ],
+            )
+            for m in messages
+        ]
+
+    def test_nightly_tier_notes_are_odoos_tracking_in_one_batch(self):
+        """The nightly job logs each member's tier change as Odoo's tracking
+        would (the same note, the same tracking value), and its queries don't
+        grow with the number of changes."""
+        self.env = self.env(
+            context=dict(self.env.context, tracking_disable=False, mail_notrack=False)
+        )
+        gold = self.env["loyalty.tier"].create(
+            {"program_id": self.program.id, "name": "Gold", "min_spend": 30000}
+        )
+        # Odoo's own tracking of one change, for reference
+        reference = self.env["res.partner"].create(
+            {"name": "Эталон", "phone": "+79035550100"}
+        )
+        reference._loyalty_enrol()
+        self.env.cr.flush()  # as if committed: Odoo tracks only what existed
+        reference.with_env(self.env).sudo().loyalty_tier_id = gold
+        self.env.cr.flush()
+        expected = self._tier_notes(reference)
+        self.assertEqual(len(expected), 1)
+
+        def members(count, first):
+            partners = self.env["res.partner"].create(
+                [
+                    {"name": f"Участник {n}", "phone": f"+7903556{n:04d}"}
+                    for n in range(first, first + count)
+                ]
+            )
+            for partner in partners:
+                partner._loyalty_enrol()
+            partners.with_context(tracking_disable=True).sudo().loyalty_tier_id = gold
+            self.env.cr.flush()
+            return partners
+
+        queries = []
+        # the first run warms Odoo's caches (fields, defaults, the author)
+        for count, first in ((1, 200), (3, 0), (30, 100)):
+            partners = members(count, first)
+            self.env.invalidate_all()
+            start = self.env.cr.sql_log_count
+            self.env["res.partner"].browse(partners.ids)._loyalty_update_tiers()
+            self.env.cr.flush()
+            queries.append(self.env.cr.sql_log_count - start)
+            for partner in partners:
+                self.assertFalse(partner.loyalty_tier_id)  # nothing spent
+                notes = self._tier_notes(partner)
+                self.assertEqual(len(notes), 1)
+                self.assertEqual(notes[0][:5], expected[0][:5])
+                # downgraded from Gold to nothing, as Odoo tracked the upgrade
+                self.assertEqual(
+                    notes[0][5], [("loyalty_tier_id", "Gold", "", gold.id, 0)]
+                )
+        self.assertEqual(queries[1], queries[2], "queries grow with the changes")
+
     def test_returns_lower_the_spend_of_tiers(self):
         silver = self.env["loyalty.tier"].create(
             {
