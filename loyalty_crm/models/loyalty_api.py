@@ -822,10 +822,11 @@ class LoyaltyApi(models.AbstractModel):
                 )
             ]
         if params["source"]:
-            source = self.env["utm.source"].search(
-                [("name", "=", params["source"])], limit=1
-            ) or self.env["utm.source"].create({"name": params["source"]})
-            vals["loyalty_source_id"] = source.id
+            vals["loyalty_source_id"] = (
+                self.env["utm.mixin"]
+                ._find_or_create_record("utm.source", params["source"])
+                .id
+            )
         partner = self.env["res.partner"].create(vals)
         card = partner._loyalty_enrol(
             program=self.program,
@@ -1062,6 +1063,7 @@ class LoyaltyApi(models.AbstractModel):
     def _validate_request_otp(self, args, query, body):
         return {"phone": get_string(body, "phone", required=True, max_length=64)}
 
+    @api.private
     def request_otp(self, params):
         """Step 1 of a redemption by phone: send the member the SMS code."""
         self._check_period()

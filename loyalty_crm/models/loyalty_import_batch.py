@@ -1094,7 +1094,9 @@ class LoyaltyImportBatch(models.Model):
             if isinstance(value, str):
                 key = (model, value.lower())
                 if not isinstance(context["sources"].get(key), int):
-                    context["sources"][key] = self.env[model].create({"name": value}).id
+                    context["sources"][key] = (
+                        self.env["utm.mixin"]._find_or_create_record(model, value).id
+                    )
                 value = self.env[model].browse(context["sources"][key])
             if value is not None and field in vals:
                 vals[field] = value.id

@@ -6,6 +6,7 @@ is the only code path that changes it, under a row lock on the card.
 """
 
 import logging
+import math
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -343,6 +344,8 @@ class LoyaltyLedger(models.Model):
         - the coalition partner that caused the entry is an argument; a
           correcting entry (reversal, debt) inherits it from what it corrects.
         """
+        if not (math.isfinite(points or 0.0) and math.isfinite(amount or 0.0)):
+            raise UserError(_("A ledger entry's points and amount must be numbers."))
         points = round(points or 0.0, POINTS_DIGITS[1])
         if float_is_zero(points, precision_digits=POINTS_DIGITS[1]) and not (
             entry_type == "reversal" and amount

@@ -6,7 +6,8 @@ from odoo.tools import date_utils
 
 
 class LoyaltyProgram(models.Model):
-    _inherit = "loyalty.program"
+    _name = "loyalty.program"
+    _inherit = ["loyalty.program", "loyalty.earning.cache.mixin"]
 
     is_bonus_program = fields.Boolean(
         string="Bonus Program",
@@ -271,18 +272,11 @@ class LoyaltyProgram(models.Model):
             bool(vals.get("is_bonus_program"))
             or any(self.sudo().mapped("is_bonus_program"))
         )
-        res = super().write(vals)
-        self._loyalty_clear_earning_cache()
-        return res
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_bonus_program_by_others(self):
         self._loyalty_check_config_access(any(self.sudo().mapped("is_bonus_program")))
-
-    def unlink(self):
-        res = super().unlink()
-        self._loyalty_clear_earning_cache()
-        return res
 
     @api.model
     def _get_bonus_program(self, company=None):
@@ -305,7 +299,7 @@ class LoyaltyProgram(models.Model):
         """The program's active earning rules and its tiers, as plain values
         kept per process: every purchase reads them, a manager seldom changes
         them. Writing a program, a rule or a tier clears the cache
-        (:meth:`_loyalty_clear_earning_cache`), on every server (Odoo's cache
+        (``loyalty.earning.cache.mixin``), on every server (Odoo's cache
         signaling). Returns ``(rules, tiers)``:
 
         - ``rules``: ``(product domain, minimum amount, minimum quantity, mode,
@@ -331,9 +325,6 @@ class LoyaltyProgram(models.Model):
         return rules, tiers
 
     @api.model
-    def _loyalty_clear_earning_cache(self):
-        self.env.registry.clear_cache()
-
     @tools.ormcache("self.id", "self.env.lang")
     def _loyalty_tier_names(self):
         """``((tier id, name), ...)`` of the program's tiers in the language of

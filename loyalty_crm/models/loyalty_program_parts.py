@@ -30,26 +30,38 @@ class LoyaltyBonusConfigGuard(models.AbstractModel):
         self._loyalty_check_bonus_access()
 
 
-class LoyaltyRule(models.Model):
-    _name = "loyalty.rule"
-    _inherit = ["loyalty.rule", "loyalty.bonus.config.guard"]
+class LoyaltyEarningCacheMixin(models.AbstractModel):
+    """What ``loyalty.program._loyalty_earning_settings`` caches (programs,
+    their rules and tiers): any change clears that cache, on every server
+    (Odoo's cache signaling)."""
 
-    # the programs' earning rules are cached (loyalty.program._loyalty_earning_settings)
+    _name = "loyalty.earning.cache.mixin"
+    _description = "Cached Earning Settings"
+
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
-        self.env["loyalty.program"]._loyalty_clear_earning_cache()
+        self.env.registry.clear_cache()
         return records
 
     def write(self, vals):
         res = super().write(vals)
-        self.env["loyalty.program"]._loyalty_clear_earning_cache()
+        self.env.registry.clear_cache()
         return res
 
     def unlink(self):
         res = super().unlink()
-        self.env["loyalty.program"]._loyalty_clear_earning_cache()
+        self.env.registry.clear_cache()
         return res
+
+
+class LoyaltyRule(models.Model):
+    _name = "loyalty.rule"
+    _inherit = [
+        "loyalty.rule",
+        "loyalty.bonus.config.guard",
+        "loyalty.earning.cache.mixin",
+    ]
 
 
 class LoyaltyReward(models.Model):

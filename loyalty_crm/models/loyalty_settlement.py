@@ -9,6 +9,7 @@ operations (:meth:`loyalty.ledger._accrue_purchase`, ``_redeem``, ``_reverse``,
 computed; nothing is written twice in the channels.
 """
 
+import math
 from collections import defaultdict
 
 from odoo import _, api, models
@@ -73,7 +74,11 @@ class LoyaltySettlement(models.AbstractModel):
         balance, cap (none without an amount: gifts of the catalogue). The
         caller holds the card's lock when it posts."""
         program = card.program_id
-        if points <= 0 or (order_amount is not None and order_amount <= 0):
+        # not (x > 0): also refuses NaN, which passes every comparison below
+        if not (math.isfinite(points) and points > 0) or (
+            order_amount is not None
+            and not (math.isfinite(order_amount) and order_amount > 0)
+        ):
             raise LoyaltyError(
                 "validation_error", _("Points and order amount must be positive.")
             )

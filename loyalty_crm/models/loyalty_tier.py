@@ -1,8 +1,9 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class LoyaltyTier(models.Model):
     _name = "loyalty.tier"
+    _inherit = ["loyalty.earning.cache.mixin"]
     _description = "Bonus Program Tier"
     _order = "program_id, min_spend, id"
 
@@ -56,23 +57,6 @@ class LoyaltyTier(models.Model):
         counts = {tier.id: count for tier, count in groups}
         for tier in self:
             tier.member_count = counts.get(tier.id, 0)
-
-    # the programs' tiers are cached (loyalty.program._loyalty_earning_settings)
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        self.env["loyalty.program"]._loyalty_clear_earning_cache()
-        return records
-
-    def write(self, vals):
-        res = super().write(vals)
-        self.env["loyalty.program"]._loyalty_clear_earning_cache()
-        return res
-
-    def unlink(self):
-        res = super().unlink()
-        self.env["loyalty.program"]._loyalty_clear_earning_cache()
-        return res
 
 
 class LoyaltyTierHistory(models.Model):

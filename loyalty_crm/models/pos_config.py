@@ -6,6 +6,8 @@ to spend on the order being rung up. Everything else is decided on the server
 when the order syncs (see ``pos_order.py``).
 """
 
+import math
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_round
@@ -250,8 +252,11 @@ class PosConfig(models.Model):
         if not isinstance(order_uuid, str) or not 0 < len(order_uuid) <= UUID_MAX:
             raise UserError(_("This order has no valid identifier."))
         try:
-            points = float_round(float(points or 0.0), 2)
+            points = float(points or 0.0)
             order_amount = float(order_amount or 0.0)
+            if not (math.isfinite(points) and math.isfinite(order_amount)):
+                raise ValueError(points)
+            points = float_round(points, 2)
         except (TypeError, ValueError):
             return self._loyalty_pos_refusal(
                 LoyaltyError("validation_error", _("Enter a number of points."))

@@ -6,7 +6,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, email_normalize
-from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import normalize_phone, phone_problem
 from .loyalty_card import USABLE_STATES
@@ -885,7 +884,9 @@ class ResPartner(models.Model):
         """Write the tier changes (``loyalty.tier.history`` values): one write
         per new tier, and the chatter's tracking of each member as Odoo's
         tracking would log it (a note with the old and new tier), created in
-        one batch instead of a message per member and per query."""
+        one batch instead of a message per member and per query (Odoo's
+        ``_message_log_batch`` takes no tracking values for several records:
+        they are created after it, in one insert too)."""
         if not changes:
             return
         Partner = self.sudo().with_context(tracking_disable=True)
@@ -900,34 +901,9 @@ class ResPartner(models.Model):
         )["loyalty_tier_id"]
         Tracking = self.env["mail.tracking.value"]
         Tier = self.env["loyalty.tier"].sudo()
-        author_id, email_from = self._message_compute_author(raise_on_email=False)
-        base = {
-            "author_id": author_id,
-            "email_from": email_from,
-            "model": self._name,
-            "record_alias_domain_id": False,
-            "record_company_id": False,
-            "record_name": False,
-            "message_type": "notification",
-            "is_internal": True,
-            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
-            "email_add_signature": False,
-            "reply_to": self.env["mail.thread"]._notify_get_reply_to(
-                default=email_from
-            )[False],
-            "body": "",
-        }
         partners = Partner.browse([change["partner_id"] for change in changes])
-        messages = partners._message_create(
-            [
-                dict(
-                    base,
-                    res_id=change["partner_id"],
-                    message_id=generate_tracking_message_id("message-notify"),
-                )
-                for change in changes
-            ]
-        )
+        # Odoo's batch log: the note tracking writes, one insert for the batch
+        messages = partners._message_log_batch({})
         # the tracking values in one insert (as lines of each message, the ORM
         # would insert them one message at a time)
         Tracking.sudo().create(

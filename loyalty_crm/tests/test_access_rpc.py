@@ -82,6 +82,64 @@ class TestAccessRpc(HttpCase):
             card.active,
         )
 
+    # ------------------------------------------------------------ the API
+    def test_no_role_calls_the_api_operations_over_rpc(self):
+        """The HTTP API's operations run behind its key check only: over RPC
+        (any logged-in user, a program of their choice in the context) every
+        method loyalty_crm defines on ``loyalty.api`` is refused, and asking
+        a member's SMS code that way sends nothing."""
+        Api = type(self.env["loyalty.api"])
+        names = {
+            name
+            for cls in Api.mro()
+            if cls.__module__.startswith("odoo.addons.loyalty_crm")
+            for name, value in vars(cls).items()
+            if not name.startswith("_") and callable(value)
+        }
+        self.assertIn("request_otp", names)
+        self.assertIn("accrue", names)
+        context = {"loyalty_api_program_id": self.program.id}
+        otps = self.env["loyalty.otp"].search_count([])
+        for login in ("lc_acl_cashier", "lc_acl_loyalty_manager"):
+            for name in sorted(names):
+                with self.subTest(login=login, method=name):
+                    self.assertRefused(
+                        login,
+                        "loyalty.api",
+                        name,
+                        [],
+                        {"phone": self.member.phone, "card": self.card.code},
+                        context=context,
+                    )
+        self.assertEqual(self.env["loyalty.otp"].search_count([]), otps)
+
+    def test_odoos_update_balance_is_refused_to_all_but_loyalty_managers(self):
+        """Odoo's own "Update Balance" wizard on a bonus card, over XML-RPC:
+        every role but the Loyalty Manager is refused (creating the wizard or
+        applying it) and the balance does not move."""
+        before = self.card_state(self.card)
+        for login in NOT_LOYALTY_MANAGERS:
+            with self.subTest(login=login):
+                values = {
+                    "card_id": self.card.id,
+                    "new_balance": 5000,
+                    "description": "подарок сообщнику",
+                }
+                try:
+                    wizard_id = self.rpc(
+                        login, "loyalty.card.update.balance", "create", values
+                    )
+                except Fault as error:
+                    self.assertEqual(error.faultCode, RPC_FAULT_CODE_ACCESS_ERROR)
+                    continue
+                self.assertRefused(
+                    login,
+                    "loyalty.card.update.balance",
+                    "action_update_card_point",
+                    [wizard_id],
+                )
+        self.assertEqual(self.card_state(self.card), before)
+
     # ------------------------------------------------------------ bonus cards
     def test_no_role_rewrites_a_bonus_card(self):
         """Move a balance to an accomplice, unblock a card, change its number,

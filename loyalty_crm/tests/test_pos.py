@@ -131,6 +131,37 @@ class TestPosRedemption(PosLoyaltyCase):
         super().setUp()
         self._credit(self.member, 500)
 
+    def test_reserve_refuses_what_is_not_a_number(self):
+        """A till sends NaN or infinity (they pass every comparison, or bound
+        nothing): refused, nothing held, the balance untouched."""
+        before = self.card.points
+        for points, amount in (
+            ("nan", 1000),
+            (float("nan"), 1000),
+            ("inf", 1000),
+            ("-inf", 1000),
+            (100, "nan"),
+            (100, "inf"),
+            ("1e309", 1000),
+        ):
+            with self.subTest(points=points, amount=amount):
+                answer = self._reserve(
+                    self.member, points, amount, str(uuid_lib.uuid4())
+                )
+                self.assertFalse(answer["ok"], answer)
+        self.card.invalidate_recordset()
+        self.assertEqual(self.card.points, before)
+        self.assertFalse(
+            self.Ledger.sudo().search(
+                [("card_id", "=", self.card.id), ("state", "=", "reserved")]
+            )
+        )
+
+    def test_the_ledger_refuses_points_that_are_not_numbers(self):
+        for points in (float("nan"), float("inf")):
+            with self.subTest(points=points), self.assertRaises(UserError):
+                self.Ledger._post(self.card, points, "adjustment", reason="x")
+
     def test_reserve_then_pay_with_part_of_the_balance(self):
         uuid = str(uuid_lib.uuid4())
         answer = self._reserve(self.member, 120, 1000, uuid)
