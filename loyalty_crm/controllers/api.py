@@ -19,6 +19,7 @@ from ..models.loyalty_api import (
     MAX_BODY_BYTES,
     OPERATIONS,
     ApiError,
+    begin_read_committed,
     parse_json_body,
     path_arguments,
     route_rule,
@@ -78,7 +79,12 @@ class LoyaltyApiController(http.Controller):
 
     def _dispatch(self, operation, **args):
         env = request.env
+        write = OPERATIONS[operation]["method"] == "POST"
         try:
+            if write:
+                # the write's transaction, READ COMMITTED, starts with the key's
+                # check (see begin_read_committed)
+                begin_read_committed(env)
             key_user = env["loyalty.api"]._authenticate(
                 request.httprequest.headers.get("Authorization")
             )
@@ -89,7 +95,7 @@ class LoyaltyApiController(http.Controller):
                 request.update_context(lang=lang)
                 env = request.env
             body = None
-            if OPERATIONS[operation]["method"] == "POST":
+            if write:
                 body = self._read_body()
             status, payload = run_with_retries(
                 env,
@@ -99,6 +105,7 @@ class LoyaltyApiController(http.Controller):
                 request.httprequest.args.to_dict(),
                 body,
                 key_user=key_user,
+                begun=write,
             )
         except ApiError as error:
             env.cr.rollback()

@@ -289,17 +289,7 @@ class LoyaltyLedger(models.Model):
         before, without reading them again."""
         if cards:
             self.env.flush_all()
-            Card = self.env["loyalty.card"]
-            columns = [
-                field
-                for field in Card._fields.values()
-                if field.store
-                and field.column_type
-                and field.name != "id"
-                and not field.translate
-                and not field.company_dependent
-                and field.type not in ("binary", "properties")
-            ]
+            columns = self._loyalty_cached_columns("loyalty.card")
             rows = self.env.execute_query(
                 SQL(
                     "SELECT id, %s FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO "
@@ -309,11 +299,8 @@ class LoyaltyLedger(models.Model):
                 )
             )
             cards.invalidate_recordset()
-            locked = Card.browse([row[0] for row in rows])
-            for index, field in enumerate(columns, 1):
-                self.env.cache.insert_missing(
-                    locked, field, [row[index] for row in rows]
-                )
+            locked = self.env["loyalty.card"].browse([row[0] for row in rows])
+            self._loyalty_cache_rows(locked, columns, rows)
 
     @api.model
     def _entry_vals(
@@ -391,11 +378,16 @@ class LoyaltyLedger(models.Model):
 
     @api.model
     def _create_entries(self, vals_list, in_sql=False):
-        """Append the entries (``_entry_vals`` dicts). ``in_sql``: one
-        ``INSERT ... SELECT`` that takes the card's member, program and company
-        from the card (the entry's stored related fields), for the set-based
-        paths (an import's opening balances); the records are returned, their
-        fields read from the database."""
+        """Append the entries (``_entry_vals`` dicts).
+
+        ``in_sql``: one ``INSERT ... SELECT`` (what every posting does, one entry
+        or an import's 100,000 opening balances) that takes the card's member,
+        program and company from the card (the entry's stored related fields) and
+        rounds a purchase amount in the program's currency, as the ORM's create
+        would store them, without its per-record work; the new entries' columns
+        come back with the insert and are put in cache, as the ORM's create puts
+        them (``test_ledger_sql.py`` compares the two). Without it, the ORM's
+        create (the reference)."""
         if not in_sql or not vals_list:
             return self.sudo().with_context(_loyalty_ledger_post=True).create(vals_list)
         related = {"partner_id", "program_id", "company_id"}
@@ -403,19 +395,29 @@ class LoyaltyLedger(models.Model):
         common = {"date": fields.Datetime.now(), "user_id": self.env.user.id}
         vals_list = [dict(common, **vals) for vals in vals_list]
         names = sorted({name for vals in vals_list for name in vals} - related)
-        if any(vals.get("amount") for vals in vals_list):
-            # a purchase amount is converted in its card's currency: the ORM's way
-            raise ValueError("Entries with a purchase amount are posted one by one.")
 
         def column(name, vals):
-            if name == "amount":
-                return 0.0
+            if name == "amount":  # rounded in the currency by the query
+                return float(vals.get(name) or 0.0)
             return fields_[name].convert_to_column_insert(vals.get(name), self, vals)
 
         rows = [tuple(column(name, vals) for name in names) for vals in vals_list]
-        now = self.env.cr.now()
+        stored = self._loyalty_cached_columns()
         self.env.flush_all()
-        columns = SQL(", ").join(SQL.identifier(name) for name in names)
+        values = []
+        for name in names:
+            value = SQL(
+                "v.%s::%s", SQL.identifier(name), SQL(fields_[name].column_type[1])
+            )
+            if name == "amount":
+                # Odoo's currency.round(): to the currency's rounding, half away
+                # from zero, with its number of decimals
+                value = SQL(
+                    "COALESCE(ROUND(ROUND(%(v)s / cur.rounding) * cur.rounding,"
+                    " cur.decimal_places), %(v)s)",
+                    v=value,
+                )
+            values.append(value)
         rows = self.env.execute_query(
             SQL(
                 """
@@ -423,27 +425,65 @@ class LoyaltyLedger(models.Model):
                                             company_id, create_uid, create_date,
                                             write_uid, write_date)
                 SELECT %(values)s, c.partner_id, c.program_id, c.company_id,
-                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                       %(uid)s, now() at time zone 'utc',
+                       %(uid)s, now() at time zone 'utc'
                   FROM (VALUES %(rows)s) AS v(%(columns)s)
                   JOIN loyalty_card c ON c.id = v.card_id
+                  JOIN loyalty_program p ON p.id = c.program_id
+             LEFT JOIN res_currency cur ON cur.id = p.currency_id
               ORDER BY v.card_id
-             RETURNING id
+             RETURNING id, %(stored)s
                 """,
-                columns=columns,
-                values=SQL(", ").join(
-                    SQL(
-                        "v.%s::%s",
-                        SQL.identifier(name),
-                        SQL(fields_[name].column_type[1]),
-                    )
-                    for name in names
-                ),
+                columns=SQL(", ").join(SQL.identifier(name) for name in names),
+                values=SQL(", ").join(values),
                 rows=SQL(", ").join(rows),
                 uid=self.env.uid,
-                now=now,
+                stored=SQL(", ").join(SQL.identifier(field.name) for field in stored),
             )
         )
-        return self.browse([row[0] for row in rows])
+        entries = self.browse([row[0] for row in rows])
+        # the new entries are not in what is cached of their card's one2many (or
+        # any other inverse): it is read again when asked for (invalidating it
+        # also drops the cached inverse of every entry, so before the rows are
+        # cached, and only where it is cached)
+        for index, field in enumerate(stored, 1):
+            for inverse in self.pool.field_inverses[field]:
+                if inverse.model_name not in self.env:
+                    continue
+                targets = self.env[inverse.model_name].browse(
+                    {row[index] for row in rows} - {None}
+                )
+                cached = targets & self.env.cache.get_records(targets, inverse)
+                cached.invalidate_recordset([inverse.name])
+        self._loyalty_cache_rows(entries, stored, rows)
+        # the values just stored are not to be recomputed (the related
+        # partner, program and company came from the card with the insert)
+        with self.env.protecting(stored, entries):
+            entries.modified([field.name for field in stored], create=True)
+        return entries
+
+    @api.model
+    def _loyalty_cached_columns(self, model=None):
+        """The stored columns of ``model`` (the ledger by default) that a query's
+        rows can put in cache as they are."""
+        model = self.env[model or self._name]
+        return [
+            field
+            for field in model._fields.values()
+            if field.store
+            and field.column_type
+            and field.name != "id"
+            and not field.translate
+            and not field.company_dependent
+            and field.type not in ("binary", "properties")
+        ]
+
+    @api.model
+    def _loyalty_cache_rows(self, records, columns, rows):
+        """Put the ``rows`` (``id``, then ``columns``) of ``records`` in cache,
+        where nothing newer is cached."""
+        for index, field in enumerate(columns, 1):
+            self.env.cache.insert_missing(records, field, [row[index] for row in rows])
 
     @api.model
     def _post(
@@ -486,7 +526,7 @@ class LoyaltyLedger(models.Model):
                         points=-points,
                     )
                 )
-        entry = self._create_entries([vals])
+        entry = self._create_entries([vals], in_sql=True)
         card._loyalty_sync_points()
         if points > 0 and vals["state"] in BALANCE_STATES:
             self._pay_debts(card)
