@@ -642,8 +642,10 @@ class LoyaltyApi(models.AbstractModel):
         except ValueError:
             return None
 
-    def _find_card(self, params, for_lookup=False):
-        """The member card named by ``card`` or ``phone``, or 404."""
+    def _find_card(self, params, for_lookup=False, lock=False):
+        """The member card named by ``card`` or ``phone``, or 404. ``lock``: the
+        card is locked for the write that follows (by the query that finds it,
+        for a card's code), as :meth:`loyalty.ledger._lock_cards` locks it."""
         Card = self.env["loyalty.card"]
         card = Card.browse()
         if params.get("card"):
@@ -653,14 +655,19 @@ class LoyaltyApi(models.AbstractModel):
             ]
             if for_lookup:
                 domain.append(("loyalty_state", "not in", ("lost", "replaced")))
-            # the card's columns in the same query
-            card = Card.search_fetch(domain, self._card_fields(), limit=1)
+            if lock:
+                card = self._ledger()._lock_card_matching(domain)
+            else:
+                # the card's columns in the same query
+                card = Card.search_fetch(domain, self._card_fields(), limit=1)
         elif params.get("phone"):
             phone = self._normalize_phone(params["phone"])
             partner = phone and self.env["res.partner"].search(
                 [("loyalty_phone", "=", phone)], limit=1
             )
             card = self._card_of(partner) if partner else card
+            if lock and card:
+                self._ledger()._lock_cards(card)
         if not card or not card.partner_id:
             raise ApiError("not_found", _("No member with this card or phone."))
         # what the operations and the answer read of the member, not the 100-odd
@@ -918,7 +925,7 @@ class LoyaltyApi(models.AbstractModel):
 
     @api.private
     def accrue(self, params):
-        card = self._find_card(params)
+        card = self._find_card(params, lock=True)
         lines = None
         if params["lines"]:
             skus = {line["sku"] for line in params["lines"] if line["sku"]}
@@ -948,6 +955,7 @@ class LoyaltyApi(models.AbstractModel):
             lines=lines,
             reference=params["reference"],
             coalition_partner=self._partner(),
+            locked=True,
         )
         return self._answer(entry, card.partner_id, card=card)
 
@@ -965,7 +973,7 @@ class LoyaltyApi(models.AbstractModel):
 
     @api.private
     def redeem(self, params):
-        card = self._find_card(params)
+        card = self._find_card(params, lock=True)
         if not params.get("card"):  # found by phone: the SMS code, if asked for
             self.env["loyalty.ledger"]._check_card_usable(card)
             self.env["loyalty.otp"]._loyalty_check_spend(
@@ -980,6 +988,7 @@ class LoyaltyApi(models.AbstractModel):
             self._ledger_key(params["idempotency_key"]),
             reference=params["reference"],
             coalition_partner=self._partner(),
+            locked=True,
         )
         return self._answer(entry, card.partner_id, card=card)
 
@@ -1022,10 +1031,8 @@ class LoyaltyApi(models.AbstractModel):
 
     @api.private
     def adjust(self, params):
-        card = self._find_card(params)
+        card = self._find_card(params, lock=True)
         partner = card.partner_id
-        Ledger = self._ledger()
-        Ledger._lock_cards(card)
         if card.points + params["points"] < -0.005:
             raise ApiError(
                 "insufficient_points",

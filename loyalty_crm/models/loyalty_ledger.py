@@ -288,19 +288,32 @@ class LoyaltyLedger(models.Model):
         replacement) is what they hold under the lock, whatever was cached
         before, without reading them again."""
         if cards:
-            self.env.flush_all()
-            columns = self._loyalty_cached_columns("loyalty.card")
-            rows = self.env.execute_query(
-                SQL(
-                    "SELECT id, %s FROM loyalty_card WHERE id IN %s ORDER BY id FOR NO "
-                    "KEY UPDATE",
-                    SQL(", ").join(SQL.identifier(field.name) for field in columns),
-                    tuple(cards.ids),
-                )
+            self._lock_cards_where(SQL("id IN %s", tuple(cards.ids)))
+
+    @api.model
+    def _lock_card_matching(self, domain):
+        """The first card matching ``domain``, found, locked and read in one
+        query as :meth:`_lock_cards` locks and reads cards (a write of the API
+        finds its card this way), or an empty recordset."""
+        query = self.env["loyalty.card"]._search(domain, limit=1)
+        return self._lock_cards_where(SQL("id IN %s", query.subselect()))
+
+    @api.model
+    def _lock_cards_where(self, condition):
+        self.env.flush_all()
+        columns = self._loyalty_cached_columns("loyalty.card")
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, %s FROM loyalty_card WHERE %s ORDER BY id"
+                " FOR NO KEY UPDATE",
+                SQL(", ").join(SQL.identifier(field.name) for field in columns),
+                condition,
             )
-            cards.invalidate_recordset()
-            locked = self.env["loyalty.card"].browse([row[0] for row in rows])
-            self._loyalty_cache_rows(locked, columns, rows)
+        )
+        locked = self.env["loyalty.card"].browse([row[0] for row in rows])
+        locked.invalidate_recordset()
+        self._loyalty_cache_rows(locked, columns, rows)
+        return locked
 
     @api.model
     def _entry_vals(
@@ -675,6 +688,7 @@ class LoyaltyLedger(models.Model):
         source=None,
         coalition_partner=None,
         pos_order_uuid=None,
+        locked=False,
     ):
         """Points for a purchase of ``amount``, from the program's rules.
 
@@ -682,7 +696,7 @@ class LoyaltyLedger(models.Model):
         ones the server verified; without them the whole amount earns at the
         program's general rules. Pending for the program's return window; the
         card is activated, the member's tier and referral bonus follow (on the
-        same amount).
+        same amount). ``locked``: see :meth:`_post`.
         """
         existing = self._existing(card, idempotency_key)
         if existing:
@@ -716,6 +730,7 @@ class LoyaltyLedger(models.Model):
             amount=amount,
             coalition_partner=coalition_partner,
             pos_order_uuid=pos_order_uuid,
+            locked=locked,
         )
         card._loyalty_activate()
         if member:
@@ -738,20 +753,22 @@ class LoyaltyLedger(models.Model):
         coalition_partner=None,
         pos_order_uuid=None,
         pos_session=None,
+        locked=False,
     ):
         """Spend ``points`` on an order of ``order_amount``, within the rules.
 
         ``state="reserved"`` holds the points for an order not paid yet (the
         till): they leave the balance at once and become ``posted`` when the
         order is paid (:meth:`_confirm_reservation`), or ``cancelled`` when the
-        reservation is released.
+        reservation is released. ``locked``: see :meth:`_post`.
         """
         existing = self._existing(card, idempotency_key)
         if existing:
             return existing
         self._check_card_usable(card)
         points = round(points or 0.0, 2)
-        self._lock_cards(card)
+        if not locked:
+            self._lock_cards(card)
         self.env["loyalty.settlement"]._check_spend(card, points, order_amount)
         return self._post(
             card,
