@@ -21,6 +21,7 @@ from . import mailing_mailing
 from . import loyalty_coalition_partner
 from . import loyalty_api_request
 from . import loyalty_api
+from . import api_key_cache
 from . import pos_config
 from . import pos_order
 from . import product_product

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 
 import psycopg2
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.sql_db import TestCursor
@@ -87,6 +87,10 @@ GENDERS = ("male", "female", "other")
 MARITAL_STATUSES = ("single", "married", "divorced", "widowed")
 EMPLOYMENTS = ("employed", "self_employed", "student", "retired", "unemployed")
 CHANNELS = ("sms", "email", "call")
+
+
+class _NoApiKey(Exception):
+    """No key has this index (not kept in cache)."""
 
 
 class ApiError(Exception):
@@ -416,43 +420,34 @@ class LoyaltyApi(models.AbstractModel):
     @api.model
     def _check_api_key(self, key):
         """The user of an API key, as ``res.users.apikeys._check_credentials``
-        (scope ``rpc``) finds them, without hashing the key again on every request;
-        with what the API needs about them, read in the same query: ``{"uid",
+        (scope ``rpc``) finds them, without reading the key's row and hashing the
+        key again on every request; with what the API needs about them: ``{"uid",
         "lang", "tz", "company_id", "program_id"`` (their company's bonus program),
         ``"coalition_id", "coalition_program_id"}`` (the coalition partner they
         act for, archived too), or None.
 
         Odoo stores a salted PBKDF2 hash of each key (6,000 rounds, about 10 ms of
-        CPU per check): done for every call, that is the biggest single cost of a
-        request. The key's row is still read on every request (so a revoked or
-        expired key, or an archived user, is refused at once, on every server);
-        only the hash check is remembered, per process, for the exact stored hash
-        and key that passed it: a SHA-256 of the key (a random 160-bit secret) is
-        kept in memory, never the key. A wrong key is hashed every time.
+        CPU per check), and reads the key's row for every call: done for every
+        request, those are the biggest costs of an API request. Here the rows of
+        the keys with the key's index (and their user's) are kept per process
+        (:meth:`_api_key_rows`, Odoo's ``ormcache``): any change of a key (created
+        or revoked), of an API user (archived, another company or language), of a
+        company's program or of a coalition partner clears it, on every server
+        before its next request (Odoo's cache signaling); the expiry date is
+        checked on every request. The hash check is remembered per process for
+        the exact stored hash and key that passed it: a SHA-256 of the key (a
+        random 160-bit secret) is kept in memory, never the key. A wrong key is
+        hashed every time.
         """
-        rows = self.env.execute_query(
-            SQL(
-                """
-                SELECT k.id, k.key, k.user_id, p.lang, p.tz, u.company_id,
-                       c.loyalty_bonus_program_id, cp.id, cp.program_id
-                  FROM res_users_apikeys k
-                  JOIN res_users u ON u.id = k.user_id
-                  JOIN res_partner p ON p.id = u.partner_id
-                  JOIN res_company c ON c.id = u.company_id
-             LEFT JOIN LATERAL (
-                           SELECT id, program_id FROM loyalty_coalition_partner
-                            WHERE user_id = u.id ORDER BY name, id LIMIT 1
-                       ) cp ON TRUE
-                 WHERE u.active AND k.index = %(index)s
-                   AND (k.scope IS NULL OR k.scope = 'rpc')
-                   AND (k.expiration_date IS NULL
-                        OR k.expiration_date >= now() at time zone 'utc')
-                """,
-                index=key[:API_KEY_INDEX_SIZE],
-            )
-        )
+        try:
+            rows = self._api_key_rows(key[:API_KEY_INDEX_SIZE])
+        except _NoApiKey:
+            return None
         digest = hashlib.sha256(key.encode()).digest()
-        for key_id, stored, *user in rows:
+        now = fields.Datetime.now()
+        for key_id, stored, expiration, *user in rows:
+            if expiration and expiration < now:
+                continue
             memo = (key_id, stored)
             with _VERIFIED_KEYS_LOCK:
                 known = _VERIFIED_KEYS.get(memo)
@@ -481,6 +476,38 @@ class LoyaltyApi(models.AbstractModel):
                 )
             )
         return None
+
+    @api.model
+    @tools.ormcache("index")
+    def _api_key_rows(self, index):
+        """The RPC keys with this index of active users, with what the API needs
+        about their user: ``(key id, stored hash, expiry, uid, lang, tz,
+        company, company's program, coalition partner, its program)``. Raises
+        :class:`_NoApiKey` when there is none: an unknown index is never kept
+        (keys made up by a client would fill the cache)."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT k.id, k.key, k.expiration_date, k.user_id, p.lang, p.tz,
+                       u.company_id, c.loyalty_bonus_program_id, cp.id, cp.program_id
+                  FROM res_users_apikeys k
+                  JOIN res_users u ON u.id = k.user_id
+                  JOIN res_partner p ON p.id = u.partner_id
+                  JOIN res_company c ON c.id = u.company_id
+             LEFT JOIN LATERAL (
+                           SELECT id, program_id FROM loyalty_coalition_partner
+                            WHERE user_id = u.id ORDER BY name, id LIMIT 1
+                       ) cp ON TRUE
+                 WHERE u.active AND k.index = %(index)s
+                   AND (k.scope IS NULL OR k.scope = 'rpc')
+                 ORDER BY k.id
+                """,
+                index=index,
+            )
+        )
+        if not rows:
+            raise _NoApiKey()
+        return tuple(tuple(row) for row in rows)
 
     def _check_allowed(self, operation):
         if not self.user.has_group(API_GROUP):
