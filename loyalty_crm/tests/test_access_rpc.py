@@ -267,7 +267,10 @@ class TestAccessRpc(HttpCase):
         self.assertEqual(snapshot(), before)
         # the Loyalty Manager does all of it
         self.rpc(
-            manager, "loyalty.campaign.launch.wizard", "action_confirm", [managers_wizard]
+            manager,
+            "loyalty.campaign.launch.wizard",
+            "action_confirm",
+            [managers_wizard],
         )
         self.rpc(manager, "loyalty.campaign", "action_stop", [running.id])
         self.rpc(
