@@ -117,8 +117,12 @@ class LoyaltyApiController(http.Controller):
 
     @http.route(f"{BASE_PATH}/openapi.json", methods=["GET"], readonly=True, **ROUTE)
     def openapi(self):
+        """The contract, its server at the database's own base URL (the one
+        Odoo writes in every link it sends, ``web.base.url``): never the
+        request's Host header, which any client sets to what it likes."""
+        base_url = request.env["ir.config_parameter"].sudo().get_param("web.base.url")
         return request.make_json_response(
-            openapi_document(request.httprequest.host_url.rstrip("/"))
+            openapi_document((base_url or "").rstrip("/"))
         )
 
     lookup = api_route("lookup")
@@ -131,11 +135,16 @@ class LoyaltyApiController(http.Controller):
     replace_card = api_route("replace_card")
     request_otp = api_route("request_otp")
 
-    @http.route(f"{BASE_PATH}/<path:unknown>", readonly=True, **ROUTE)
-    def unknown(self, unknown, **_kw):
-        """Anything else under the base path gets a JSON error, never an HTML page:
-        a path of the contract with another method is 405, the rest (including an
-        id that is not a number) 404."""
+    @http.route(
+        [BASE_PATH, f"{BASE_PATH}/", f"{BASE_PATH}/<path:unknown>"],
+        readonly=True,
+        **ROUTE,
+    )
+    def unknown(self, unknown="", **_kw):
+        """Anything else under the base path (the base path itself included)
+        gets a JSON error, never an HTML page: a path of the contract with
+        another method is 405, the rest (including an id that is not a number)
+        404."""
         path = "/" + unknown
         methods = sorted(
             op["method"] for pattern, op in OPERATION_PATHS if pattern.match(path)

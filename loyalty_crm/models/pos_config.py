@@ -85,11 +85,21 @@ class PosConfig(models.Model):
         }
 
     def _loyalty_pos_card_of(self, partner_id):
-        partner = (
-            self.env["res.partner"].browse(int(partner_id or 0)).exists()
-        ).commercial_partner_id
+        """The card of the member the till names by ``partner_id``: a contact the
+        cashier may see (of the shop's companies, not archived), a member of
+        this shop's program; anything else is refused as not found."""
+        if isinstance(partner_id, str) and partner_id.isdigit():
+            partner_id = int(partner_id)
+        if isinstance(partner_id, bool) or not isinstance(partner_id, int):
+            partner_id = 0
+        partner = self.env["res.partner"]
+        if 0 < partner_id < 2**31:
+            partner = partner.search([("id", "=", partner_id)]).commercial_partner_id
+        if not partner:
+            raise LoyaltyError("not_found", _("No such customer."))
         card = partner.loyalty_card_id
-        if not card or card.program_id != self._loyalty_pos_program():
+        # (the card of another company's program is not the cashier's to read)
+        if not card or card.sudo().program_id != self._loyalty_pos_program():
             raise LoyaltyError(
                 "not_found",
                 _("%(customer)s is not a member.", customer=partner.display_name),

@@ -24,6 +24,12 @@ ROLES = {
     "lc_acl_loyalty_manager": "base.group_user,loyalty_crm.group_loyalty_manager",
 }
 NOT_LOYALTY_MANAGERS = [login for login in ROLES if login != "lc_acl_loyalty_manager"]
+# users who are none of the shop's loyalty roles at all
+OUTSIDERS = {
+    "lc_acl_marketer": "mass_mailing.group_mass_mailing_user",
+    "lc_acl_internal": "base.group_user",
+    "lc_acl_portal": "base.group_portal",
+}
 
 
 @tagged("post_install", "-at_install")
@@ -36,7 +42,7 @@ class TestAccessRpc(HttpCase):
         company.loyalty_required_field_ids = False
         cls.users = {
             login: new_test_user(cls.env, login, groups=groups)
-            for login, groups in ROLES.items()
+            for login, groups in (ROLES | OUTSIDERS).items()
         }
         cls.program = cls.env["loyalty.program"]._get_bonus_program(company)
         Partner = cls.env["res.partner"]
@@ -139,6 +145,146 @@ class TestAccessRpc(HttpCase):
                     [wizard_id],
                 )
         self.assertEqual(self.card_state(self.card), before)
+
+    # ------------------------------------------------------------ manager actions
+    def test_only_managers_launch_stop_campaigns_and_resolve_exceptions(self):
+        """Launching a campaign (its button, its confirmation wizard, or the
+        method itself), stopping one, resolving a loyalty exception: over
+        XML-RPC, every role but the Loyalty Manager is refused, and nothing
+        changes: no state, no mailing, no message, no ledger entry."""
+        Campaign = self.env["loyalty.campaign"]
+        draft = Campaign.create(
+            {
+                "name": "Распродажа",
+                "channel": "sms",
+                "launch_type": "oneoff",
+                "sms_template_id": self.env.ref(
+                    "loyalty_crm.sms_template_campaign_oneoff"
+                ).id,
+            }
+        )
+        running = Campaign.create(
+            {
+                "name": "С днём рождения",
+                "channel": "sms",
+                "launch_type": "trigger",
+                "trigger": "birthday",
+                "sms_template_id": self.env.ref(
+                    "loyalty_crm.sms_template_campaign_birthday"
+                ).id,
+            }
+        )
+        running.action_launch()
+        manager = "lc_acl_loyalty_manager"
+        # a confirmation the manager opened and left: not anyone's to confirm
+        managers_wizard = self.rpc(
+            manager,
+            "loyalty.campaign.launch.wizard",
+            "create",
+            {"campaign_id": draft.id},
+        )
+        exception = self.env["loyalty.settlement"]._record_exception(
+            "other", "Скидка без резерва", card=self.card
+        )
+        exception_context = {"active_ids": exception.ids}
+        managers_resolution = self.rpc(
+            manager,
+            "loyalty.exception.resolve.wizard",
+            "create",
+            {"resolution": "Проверено"},
+            context=exception_context,
+        )
+
+        def snapshot():
+            self.env.flush_all()
+            self.env.invalidate_all()
+            counts = {
+                model: self.env[model].sudo().search_count([])
+                for model in (
+                    "mailing.mailing",
+                    "sms.sms",
+                    "mail.mail",
+                    "loyalty.campaign.occurrence",
+                    "loyalty.ledger",
+                    "utm.campaign",
+                )
+            }
+            return (
+                counts,
+                draft.state,
+                draft.schedule_date,
+                running.state,
+                exception.state,
+                exception.resolution,
+            )
+
+        before = snapshot()
+        self.assertEqual(before[1:5], ("draft", False, "running", "open"))
+        for login in NOT_LOYALTY_MANAGERS + list(OUTSIDERS):
+            with self.subTest(login=login):
+                attacks = [
+                    ("loyalty.campaign", "action_launch", [draft.id]),
+                    ("loyalty.campaign", "action_launch_confirm", [draft.id]),
+                    ("loyalty.campaign", "action_stop", [running.id]),
+                    ("loyalty.campaign", "write", [draft.id], {"state": "scheduled"}),
+                    ("loyalty.campaign", "write", [running.id], {"state": "stopped"}),
+                    (
+                        "loyalty.campaign.launch.wizard",
+                        "create",
+                        {"campaign_id": draft.id},
+                    ),
+                    (
+                        "loyalty.campaign.launch.wizard",
+                        "action_confirm",
+                        [managers_wizard],
+                    ),
+                    ("loyalty.exception", "action_resolve", exception.ids, "Ничего"),
+                    (
+                        "loyalty.exception.resolve.wizard",
+                        "create",
+                        {"resolution": "Ничего"},
+                    ),
+                    (
+                        "loyalty.exception.resolve.wizard",
+                        "action_resolve",
+                        [managers_resolution],
+                    ),
+                ]
+                for model, method, *args in attacks:
+                    with self.subTest(method=f"{model}.{method}"):
+                        self.assertRefused(
+                            login, model, method, *args, context=exception_context
+                        )
+                # never edited, by anyone
+                with self.assertRaisesRegex(Fault, "never edited"):
+                    self.rpc(
+                        login,
+                        "loyalty.exception",
+                        "write",
+                        exception.ids,
+                        {"state": "resolved", "resolution": "Ничего"},
+                    )
+        self.assertEqual(snapshot(), before)
+        # the Loyalty Manager does all of it
+        self.rpc(
+            manager,
+            "loyalty.campaign.launch.wizard",
+            "action_confirm",
+            [managers_wizard],
+        )
+        self.rpc(manager, "loyalty.campaign", "action_stop", [running.id])
+        self.rpc(
+            manager,
+            "loyalty.exception.resolve.wizard",
+            "action_resolve",
+            [managers_resolution],
+            context=exception_context,
+        )
+        self.env.invalidate_all()
+        self.assertEqual(
+            (draft.state, running.state, exception.state, exception.resolution),
+            ("scheduled", "stopped", "resolved", "Проверено"),
+        )
 
     # ------------------------------------------------------------ bonus cards
     def test_no_role_rewrites_a_bonus_card(self):

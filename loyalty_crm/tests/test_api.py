@@ -39,7 +39,11 @@ class TestApi(ApiCase):
         routing = self.env["ir.http"].routing_map()
         implemented = set()
         for rule in routing.iter_rules():
-            if not rule.rule.startswith(BASE + "/") or "<path:" in rule.rule:
+            if (
+                not rule.rule.startswith(BASE + "/")
+                or "<path:" in rule.rule
+                or rule.rule == BASE + "/"
+            ):
                 continue  # (the catch-all answering JSON 404/405 is not an endpoint)
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(BASE) :])
             for method in rule.methods - {"HEAD", "OPTIONS"}:
@@ -64,6 +68,94 @@ class TestApi(ApiCase):
         ]:
             with self.subTest(method=method, path=path):
                 self.assertError(self.api(method, path, body={}), status, code)
+        self.assertEqual(self.counts(), before)
+
+    def test_openapi_never_echoes_a_forged_host(self):
+        """The document's server is the database's base URL (``web.base.url``,
+        Odoo's own for every link it sends), whatever Host the client sends."""
+        ICP = self.env["ir.config_parameter"]
+        base_url = ICP.get_param("web.base.url")
+        for headers in (
+            {},
+            {"Host": "evil.example"},
+            {"Host": "evil.example:8069", "X-Forwarded-Host": "evil.example"},
+            {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "gopher"},
+        ):
+            with self.subTest(headers=headers):
+                response = self.opener.get(
+                    self.base_url() + BASE + "/openapi.json",
+                    headers=headers,
+                    timeout=60,
+                )
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(response.json()["servers"], [{"url": base_url + BASE}])
+                self.assertNotIn("evil", response.text)
+                self.assertNotIn("gopher", response.text)
+        # the public address the administrator set (behind a proxy)
+        ICP.set_param("web.base.url", "https://bonus.example.ru/")
+        response = self.opener.get(
+            self.base_url() + BASE + "/openapi.json",
+            headers={"Host": "evil.example"},
+            timeout=60,
+        )
+        self.assertEqual(
+            response.json()["servers"], [{"url": "https://bonus.example.ru" + BASE}]
+        )
+
+    def test_the_catch_all_answers_json_to_anyone(self):
+        """Without a key, with a garbage key or body, any method, any path under
+        the base: a JSON 404 or 405, never an HTML page, a 5xx or a trace."""
+        before = self.counts()
+        paths = [
+            "",
+            "/",
+            "/nothing/at/all",
+            "/members/1/transactions/extra",
+            "/members/%00/transactions",
+            "/transactions/abc/reversal",
+            "/%ff%fe",
+            "/..%2f..%2fweb%2fdatabase%2fmanager",
+            "/members/lookup/" + "x" * 3000,
+            "/openapi.json/x",
+        ]
+        requests = []
+        for path in paths:
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+                requests.append((method, path, None))
+        requests += [
+            ("POST", "/nothing", b"\x00\xff{garbage"),
+            ("PUT", "/accruals", b'{"card": "1", "amount": 1e999}'),
+            ("DELETE", "/members/1/transactions", b"[" * 5000),
+        ]
+        for method, path, raw in requests:
+            for key in (False, "garbage \u00e9", self.not_api_key):
+                with self.subTest(method=method, path=path, key=key):
+                    headers = {}
+                    if key is not False:
+                        headers["Authorization"] = f"Bearer {key}"
+                    response = self.opener.request(
+                        method,
+                        self.base_url() + BASE + path,
+                        data=raw,
+                        headers=headers,
+                        timeout=60,
+                        allow_redirects=False,
+                    )
+                    self.assertIn(response.status_code, (404, 405), response.text)
+                    self.assertEqual(
+                        response.headers["Content-Type"].split(";")[0],
+                        "application/json",
+                        response.text[:300],
+                    )
+                    payload = response.json()
+                    self.assertEqual(set(payload), {"error"}, payload)
+                    self.assertEqual(
+                        payload["error"]["code"],
+                        {404: "not_found", 405: "method_not_allowed"}[
+                            response.status_code
+                        ],
+                    )
+                    self.assertNotIn("Traceback", response.text)
         self.assertEqual(self.counts(), before)
 
     # ------------------------------------------------------------ auth

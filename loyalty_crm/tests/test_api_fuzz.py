@@ -5,7 +5,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from odoo.tests import tagged
+from odoo import fields
+from odoo.tests import new_test_user, tagged
 
 from .api_common import ApiCase
 
@@ -164,6 +165,30 @@ class TestApiFuzz(ApiCase):
         cls.accrual = cls.Ledger._accrue_purchase(cls.card, 1000, "fuzz-seed")
         cls.Ledger._redeem(cls.card, 1, 100, "fuzz-seed-2")
         cls.outcomes = []
+        # the least trusted keys: a user with the API group only, and a
+        # coalition partner's
+        cls.plain_key = cls._key(
+            new_test_user(
+                cls.env, "lc_api_only", groups="loyalty_crm.group_loyalty_api"
+            )
+        )
+        partner_user = new_test_user(
+            cls.env, "lc_api_fuzz_cp", groups="loyalty_crm.group_loyalty_api"
+        )
+        today = fields.Date.today()
+        cls.env["loyalty.coalition.partner"].create(
+            {
+                "name": "Фаззер",
+                "partner_id": cls.env["res.partner"]
+                .create({"name": "ООО Фаззер", "is_company": True})
+                .id,
+                "user_id": partner_user.id,
+                "program_id": cls.program.id,
+                "date_start": fields.Date.add(today, days=-1),
+                "date_end": fields.Date.add(today, days=30),
+            }
+        )
+        cls.partner_key = cls._key(partner_user)
 
     @settings(
         max_examples=600,
@@ -174,6 +199,22 @@ class TestApiFuzz(ApiCase):
     )
     @given(bad_requests())
     def _check(self, request):
+        self._send(request, self.manager_key)
+
+    @settings(
+        max_examples=300,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(bad_requests(), st.sampled_from(["plain", "partner"]))
+    def _check_least_trusted(self, request, good):
+        self._send(
+            request, {"plain": self.plain_key, "partner": self.partner_key}[good]
+        )
+
+    def _send(self, request, good_key):
         path, body, raw, content_type, auth = request
         if raw is None:
             raw = json.dumps(body).replace('"__CARD__"', json.dumps(self.card.code))
@@ -187,7 +228,7 @@ class TestApiFuzz(ApiCase):
         if path == "/reversal":
             path = f"/transactions/{self.accrual.id}/reversal"
         key = {
-            "good": self.manager_key,
+            "good": good_key,
             "none": False,
             "wrong": "0" * 40,
             "not_api": self.not_api_key,
@@ -214,4 +255,16 @@ class TestApiFuzz(ApiCase):
         self.card.invalidate_recordset()
         self.assertEqual(self.card.points, balance)
         # every family of refusal was exercised
+        self.assertTrue({400, 401, 403, 404, 422} <= set(self.outcomes))
+
+    def test_bad_requests_of_the_least_trusted_keys(self):
+        """The same, with the key of a user who has only the API group and a
+        coalition partner's key (the keys a website or a partner holds)."""
+        before = self.counts()
+        balance = self.card.points
+        self._check_least_trusted()
+        self.assertGreaterEqual(len(self.outcomes), 250)
+        self.assertEqual(self.counts(), before)
+        self.card.invalidate_recordset()
+        self.assertEqual(self.card.points, balance)
         self.assertTrue({400, 401, 403, 404, 422} <= set(self.outcomes))

@@ -109,6 +109,88 @@ class TestPortal(HttpCase, common.LoyaltyCase):
         self.assertFalse(self.b.loyalty_gender)
         self.assertFalse(self.b.loyalty_consent_ids)
 
+    def test_page_numbers_out_of_range_or_not_numbers(self):
+        """Page 0, negative, not a number, 10**12, in the path or the query: the
+        first or last page of the member's own history (or not found), never a
+        server error, never anyone else's entries."""
+        self.authenticate("lc_portal_a", "lc_portal_a")
+        own = f"/my/loyalty/card/{self.a.loyalty_card_id.id}"
+        for base in ("/my/loyalty", own):
+            pages = {
+                f"{base}/page/0": 20,
+                f"{base}/page/-1": 20,  # Odoo's int converter is signed
+                f"{base}/page/1000000000000": 5,
+                f"{base}?page=0": 20,
+                f"{base}?page=-3": 20,
+                f"{base}?page=abc": 20,
+                f"{base}?page=1e9": 20,
+                f"{base}?page=1000000000000": 5,
+                f"{base}?page=": 20,
+            }
+            for url, entries in pages.items():
+                with self.subTest(url=url):
+                    page = self._page(url)
+                    self.assertEqual(page.count('class="o_loyalty_entry"'), entries)
+                    self.assertNotIn("B only", page)
+            for url in (f"{base}/page/abc", f"{base}/page/1.5"):
+                with self.subTest(url=url):
+                    self._page(url, status=404)
+        # another member's card, on any page
+        other = f"/my/loyalty/card/{self.b.loyalty_card_id.id}"
+        for url in (f"{other}/page/0", f"{other}/page/1000000000000"):
+            with self.subTest(url=url):
+                self.assertNotIn("B only", self._page(url, status=404))
+
+    def test_foreign_channels_in_the_preferences_form(self):
+        """The notification channels are one shared catalogue: the form sets
+        the member's own choice among them; an id that isn't in it, a
+        ``partner_id`` or the channels' own field, are ignored, and no one
+        else's preferences change."""
+        sms = self.env.ref("loyalty_crm.channel_sms")
+        email = self.env.ref("loyalty_crm.channel_email")
+        self.b.loyalty_channel_ids = email
+        catalogue = self.env["loyalty.notification.channel"].search([])
+        catalogue_before = [(c.id, c.name, c.code) for c in catalogue]
+        self.authenticate("lc_portal_a", "lc_portal_a")
+        token = re.search(
+            r'name="csrf_token" value="([^"]+)"', self._page("/my/loyalty")
+        ).group(1)
+        response = self.url_open(
+            "/my/loyalty/profile",
+            data={
+                "csrf_token": token,
+                "channels_submitted": "1",
+                f"channel_{sms.id}": "on",
+                f"channel_{max(catalogue.ids) + 1}": "on",
+                "channel_-1": "on",
+                "channel_abc": "on",
+                "partner_id": str(self.b.id),
+                "loyalty_channel_ids": f"[(6, 0, [{email.id}])]",
+            },
+        )
+        self.assertIn("saved=1", response.url)
+        self.env.invalidate_all()
+        self.assertEqual(self.a.loyalty_channel_ids, sms)
+        self.assertEqual(self.b.loyalty_channel_ids, email)
+        catalogue = self.env["loyalty.notification.channel"].search([])
+        self.assertEqual([(c.id, c.name, c.code) for c in catalogue], catalogue_before)
+        # a portal user who isn't a member changes nothing at all
+        new_test_user(self.env, "lc_portal_d", groups="base.group_portal")
+        self.authenticate("lc_portal_d", "lc_portal_d")
+        token = re.search(r'csrf_token: "([^"]+)"', self._page("/my/loyalty")).group(1)
+        response = self.url_open(
+            "/my/loyalty/profile",
+            data={
+                "csrf_token": token,
+                "channels_submitted": "1",
+                f"channel_{sms.id}": "on",
+                "partner_id": str(self.b.id),
+            },
+        )
+        self.assertEqual(response.status_code, 404)
+        self.env.invalidate_all()
+        self.assertEqual(self.b.loyalty_channel_ids, email)
+
     def test_not_a_member_yet(self):
         new_test_user(self.env, "lc_portal_c", groups="base.group_portal")
         self.authenticate("lc_portal_c", "lc_portal_c")

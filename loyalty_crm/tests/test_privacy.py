@@ -279,3 +279,61 @@ class TestOptOutAndPortal(HttpCase, PrivacyCase):
             [("partner_id", "=", self.member.id)]
         )
         self.assertEqual((log.channel, log.done_by), ("portal", user))
+
+    def test_personal_data_export_of_a_portal_user_who_is_not_a_member(self):
+        """Nothing of anyone: not found (not a server error), nothing logged."""
+        new_test_user(self.env, "lc_not_member", groups="base.group_portal")
+        requests = self.env["loyalty.privacy.request"].search_count([])
+        self.authenticate("lc_not_member", "lc_not_member")
+        for url in (
+            "/my/loyalty/personal-data",
+            f"/my/loyalty/personal-data?partner_id={self.member.id}",
+        ):
+            with self.subTest(url=url):
+                response = self.url_open(url)
+                self.assertEqual(response.status_code, 404)
+                self.assertNotIn("Стираемая", response.text)
+                self.assertNotIn("anna.erase", response.text)
+        self.assertEqual(self.env["loyalty.privacy.request"].search_count([]), requests)
+
+    def test_sms_reply_without_the_shared_token_opts_no_one_out(self):
+        """The provider's STOP reply without the token (no header, an empty or
+        wrong one, or no token set in the settings at all): 403, no opt-out."""
+        Param = self.env["ir.config_parameter"]
+
+        def reply(headers):
+            return self.url_open(
+                "/loyalty_crm/sms/reply",
+                data=json.dumps({"number": "+79168000002", "text": "СТОП"}),
+                headers=dict(headers, **{"Content-Type": "application/json"}),
+            )
+
+        def opted_out():
+            self.env.invalidate_all()
+            return (
+                len(self.member.loyalty_consent_ids),
+                self.env["phone.blacklist"].search_count([]),
+                self.member.loyalty_marketing_consent,
+            )
+
+        before = opted_out()
+        self.assertTrue(before[2])
+        for token in (False, "s3cret"):
+            Param.set_param("loyalty_crm.sms_reply_token", token)
+            for headers in (
+                {},
+                {"X-Loyalty-Token": ""},
+                {"X-Loyalty-Token": "S3CRET"},
+                {"X-Loyalty-Token": "s3cret "},
+                {"X-Loyalty-Token": "s3cre"},
+                {"X-Loyalty-Token": "\u00e9t\u00e9"},
+                {"Authorization": "Bearer s3cret"},
+            ):
+                with self.subTest(token=token, headers=headers):
+                    response = reply(headers)
+                    self.assertEqual(response.status_code, 403)
+                    self.assertEqual(response.json(), {"error": "forbidden"})
+        self.assertEqual(opted_out(), before)
+        # the provider's own header: the member is opted out
+        self.assertEqual(reply({"X-Loyalty-Token": "s3cret"}).json(), {"opted_out": 1})
+        self.assertNotEqual(opted_out(), before)

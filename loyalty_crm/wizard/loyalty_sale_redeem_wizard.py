@@ -1,4 +1,7 @@
-from odoo import api, fields, models
+import math
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 
 class LoyaltySaleRedeemWizard(models.TransientModel):
@@ -33,6 +36,28 @@ class LoyaltySaleRedeemWizard(models.TransientModel):
         if order and "points" in fields_list:
             res["points"] = order._loyalty_max_points()
         return res
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._loyalty_check_numbers(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._loyalty_check_numbers(vals)
+        return super().write(vals)
+
+    def _loyalty_check_numbers(self, vals):
+        """A number of points, not NaN, infinity or text: refused before Odoo's
+        rounding of the field fails on it (a server error)."""
+        for name, value in vals.items():
+            if self._fields.get(name) is None or self._fields[name].type != "float":
+                continue
+            try:
+                if not math.isfinite(float(value or 0.0)):
+                    raise ValueError(value)
+            except (TypeError, ValueError):
+                raise UserError(_("Enter a number of points.")) from None
 
     def action_apply(self):
         self.ensure_one()
