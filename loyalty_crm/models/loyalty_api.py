@@ -485,6 +485,7 @@ class LoyaltyApi(models.AbstractModel):
         company, company's program, coalition partner, its program)``. Raises
         :class:`_NoApiKey` when there is none: an unknown index is never kept
         (keys made up by a client would fill the cache)."""
+        self.env.flush_all()
         rows = self.env.execute_query(
             SQL(
                 """

@@ -1,8 +1,12 @@
+import datetime
 import json
 import re
 from types import SimpleNamespace
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
+from odoo import fields
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -176,37 +180,43 @@ class TestApi(ApiCase):
         )
 
     def test_a_remembered_key_is_still_checked_on_every_request(self):
-        """The hash check of a key is remembered; revoking or expiring the key,
-        archiving its user, or a forged key with the same index never pass."""
+        """What is known of a key is kept per process, and its hash check is
+        remembered; its expiry, revoking it, archiving its user, or a forged key
+        with the same index never pass, and the key's row is not read again."""
         user = new_test_user(
             self.env,
             "lc_api_memo",
             groups="base.group_user,loyalty_crm.group_loyalty_api",
         )
-        key = self._key(user)
+        tomorrow = fields.Datetime.now() + datetime.timedelta(days=1)
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(user)
+            .sudo()
+            ._generate(None, "test", tomorrow)
+        )
         lookup = f"/members/lookup?card={self.card.code}"
         self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
 
-        # the second check does not hash the key again
+        # the second check neither hashes the key nor reads its row again
         def no_hashing(*_args):
             raise AssertionError("the key was hashed again")
 
-        with patch.object(
-            loyalty_api, "API_KEY_CRYPT_CONTEXT", SimpleNamespace(verify=no_hashing)
+        with (
+            patch.object(
+                loyalty_api, "API_KEY_CRYPT_CONTEXT", SimpleNamespace(verify=no_hashing)
+            ),
+            self.assertQueryCount(0),
         ):
-            self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
+            self.assertEqual(
+                self.env["loyalty.api"]._check_api_key(key)["uid"], user.id
+            )
+        self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
         forged = key[:-4] + ("0000" if key[-4:] != "0000" else "1111")
         self.assertError(self.api("GET", lookup, key=forged), 401, "unauthorized")
-        self.env.cr.execute(
-            "UPDATE res_users_apikeys SET expiration_date = now() - interval '1 hour'"
-            " WHERE user_id = %s",
-            [user.id],
-        )
-        self.assertError(self.api("GET", lookup, key=key), 401, "unauthorized")
-        self.env.cr.execute(
-            "UPDATE res_users_apikeys SET expiration_date = NULL WHERE user_id = %s",
-            [user.id],
-        )
+        # the key's expiry, checked on every request
+        with freeze_time(tomorrow + datetime.timedelta(seconds=1)):
+            self.assertError(self.api("GET", lookup, key=key), 401, "unauthorized")
         self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
         user.active = False
         self.env.flush_all()
@@ -214,10 +224,62 @@ class TestApi(ApiCase):
         user.active = True
         self.env.flush_all()
         self.assertEqual(self.api("GET", lookup, key=key)[0], 200)
+        # another key of the user, then the first one revoked
+        other = self._key(user)
+        self.assertEqual(self.api("GET", lookup, key=other)[0], 200)
         self.env["res.users.apikeys"].sudo().search(
-            [("user_id", "=", user.id)]
+            [("user_id", "=", user.id), ("expiration_date", "!=", False)]
         )._remove()
         self.assertError(self.api("GET", lookup, key=key), 401, "unauthorized")
+        self.assertEqual(self.api("GET", lookup, key=other)[0], 200)
+
+    def test_what_the_api_knows_of_a_key_follows_its_user(self):
+        """The key's user's language, company's program and coalition partner,
+        kept with the key, follow every change of them."""
+        user = new_test_user(
+            self.env,
+            "lc_api_follow",
+            groups="base.group_user,loyalty_crm.group_loyalty_api",
+        )
+        key = self._key(user)
+        known = self.env["loyalty.api"]._check_api_key(key)
+        self.assertEqual(known["program_id"], self.program.id)
+        self.assertFalse(known["coalition_id"])
+        user.partner_id.lang = "ru_RU"
+        self.assertEqual(self.env["loyalty.api"]._check_api_key(key)["lang"], "ru_RU")
+        coalition = self.env["loyalty.coalition.partner"].create(
+            {
+                "name": "Кафе",
+                "partner_id": self.env["res.partner"]
+                .create({"name": "ООО Кафе", "is_company": True})
+                .id,
+                "user_id": user.id,
+                "program_id": self.program.id,
+            }
+        )
+        self.assertEqual(
+            self.env["loyalty.api"]._check_api_key(key)["coalition_id"], coalition.id
+        )
+        coalition.unlink()
+        self.assertFalse(self.env["loyalty.api"]._check_api_key(key)["coalition_id"])
+        company = user.company_id
+        program = company.loyalty_bonus_program_id
+        company.loyalty_bonus_program_id = False
+        self.assertFalse(self.env["loyalty.api"]._check_api_key(key)["program_id"])
+        company.loyalty_bonus_program_id = program
+        self.assertEqual(
+            self.env["loyalty.api"]._check_api_key(key)["program_id"], program.id
+        )
+
+    def test_unknown_keys_are_not_kept(self):
+        """Keys a client makes up are refused without filling the cache."""
+        Api = self.env["loyalty.api"]
+        for i in range(3):
+            self.assertIsNone(Api._check_api_key(f"made-up-{i}-" + "x" * 30))
+        # asked again, the unknown key is looked for again
+        before = self.env.cr.sql_log_count
+        self.assertIsNone(Api._check_api_key("made-up-0-" + "x" * 30))
+        self.assertEqual(self.env.cr.sql_log_count - before, 1)
 
     # ------------------------------------------------------------ lookup
     def test_lookup(self):
