@@ -686,8 +686,7 @@ class LoyaltyApi(models.AbstractModel):
             if lock:
                 card = self._ledger()._lock_card_matching(domain)
             else:
-                # the card's columns in the same query
-                card = Card.search_fetch(domain, self._card_fields(), limit=1)
+                card = self._read_card_matching(domain)
         elif params.get("phone"):
             phone = self._normalize_phone(params["phone"])
             partner = phone and self.env["res.partner"].search(
@@ -699,7 +698,8 @@ class LoyaltyApi(models.AbstractModel):
         if not card or not card.partner_id:
             raise ApiError("not_found", _("No member with this card or phone."))
         # what the operations and the answer read of the member, not the 100-odd
-        # columns of res.partner a first access would read
+        # columns of res.partner a first access would read (nothing when read
+        # with the card)
         card.partner_id.fetch(self._member_fields())
         return card
 
@@ -716,13 +716,45 @@ class LoyaltyApi(models.AbstractModel):
             "loyalty_card_id",
         ]
 
-    def _card_fields(self):
-        """The card's stored columns: read with the search that finds it."""
-        return [
-            name
-            for name, field in self.env["loyalty.card"]._fields.items()
-            if field.store and field.column_type
-        ]
+    def _read_card_matching(self, domain):
+        """The first card matching ``domain``, found and read in one query with
+        its member's fields (:meth:`_member_fields`) and its pending points, all
+        put in cache for the answer: a lookup reads nothing else but the lots."""
+        Card, Partner = self.env["loyalty.card"], self.env["res.partner"]
+        Ledger = self._ledger()
+        card_columns = Ledger._loyalty_cached_columns("loyalty.card")
+        member_columns = [Partner._fields[name] for name in self._member_fields()]
+        query = Card._search(domain, limit=1)
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT c.id, %(card)s, p.id, %(member)s,
+                       (SELECT COALESCE(SUM(l.points), 0) FROM loyalty_ledger l
+                         WHERE l.card_id = c.id AND l.state = 'pending')
+                  FROM loyalty_card c
+             LEFT JOIN res_partner p ON p.id = c.partner_id
+                 WHERE c.id IN %(query)s
+                """,
+                card=SQL(", ").join(
+                    SQL("c.%s", SQL.identifier(f.name)) for f in card_columns
+                ),
+                member=SQL(", ").join(
+                    SQL("p.%s", SQL.identifier(f.name)) for f in member_columns
+                ),
+                query=query.subselect(),
+            )
+        )
+        card = Card.browse([row[0] for row in rows])
+        Ledger._loyalty_cache_rows(card, card_columns, rows)
+        if rows and rows[0][len(card_columns) + 1]:
+            split = len(card_columns) + 1
+            member_rows = [row[split:-1] for row in rows]
+            member = Partner.browse([row[0] for row in member_rows])
+            Ledger._loyalty_cache_rows(member, member_columns, member_rows)
+        self.env.cache.update(
+            card, Card._fields["points_pending"], [float(row[-1]) for row in rows]
+        )
+        return card
 
     def _ledger(self):
         return self.env["loyalty.ledger"]
