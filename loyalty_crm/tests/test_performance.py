@@ -27,8 +27,8 @@ class TestHotPaths(LoyaltyCase):
 
     def test_posting_points(self):
         self.env.invalidate_all()
-        with self.assertQueryCount(11):
+        with self.assertQueryCount(9):
             self.Ledger._post(self.card, -10, "redemption")
         self.env.invalidate_all()
-        with self.assertQueryCount(9):
+        with self.assertQueryCount(8):
             self.Ledger._post(self.card, 10, "accrual")
