@@ -27,6 +27,10 @@ from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 
 import psycopg2
+from psycopg2.extensions import (
+    ISOLATION_LEVEL_READ_COMMITTED,
+    TRANSACTION_STATUS_IDLE,
+)
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
@@ -280,18 +284,29 @@ def begin_read_committed(env):
     COMMITTED every statement sees what was committed before it: the request
     waits for the lock and reads the card's current state under it (the ledger
     locks a card before it reads what it checks), and nothing is replayed. What
-    the request read before is dropped; nothing was written. The controller
-    calls it before the key's check: no transaction is open yet, and the
-    isolation level is set without a rollback (two round trips fewer).
-    A test's cursor (a savepoint in a shared transaction) is left as it is.
+    the request read before is dropped; nothing was written.
+
+    The level is given to the connection, which opens the next transaction with
+    it (``BEGIN ISOLATION LEVEL READ COMMITTED``, no statement of its own), and
+    given back to Odoo's level when the transaction ends. The controller calls
+    it before the key's check: no transaction is open yet, nothing is rolled
+    back. A test's cursor (a savepoint in a shared transaction) is left as it is.
     """
     if isinstance(env.cr, TestCursor):
         return
-    status = env.cr.connection.info.transaction_status
-    if status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+    connection = env.cr.connection
+    if connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
         env.cr.rollback()
         env.clear()
-    env.cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
+    level = connection.isolation_level
+    connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)
+
+    def restore():
+        if not connection.closed:
+            connection.set_isolation_level(level)
+
+    env.cr.postcommit.add(restore)
+    env.cr.postrollback.add(restore)
 
 
 def run_with_retries(
@@ -684,7 +699,9 @@ class LoyaltyApi(models.AbstractModel):
             if for_lookup:
                 domain.append(("loyalty_state", "not in", ("lost", "replaced")))
             if lock:
-                card = self._ledger()._lock_card_matching(domain)
+                card = self._ledger()._lock_card_matching(
+                    domain, member_fields=self._member_fields()
+                )
             else:
                 card = self._read_card_matching(domain)
         elif params.get("phone"):
@@ -720,41 +737,12 @@ class LoyaltyApi(models.AbstractModel):
         """The first card matching ``domain``, found and read in one query with
         its member's fields (:meth:`_member_fields`) and its pending points, all
         put in cache for the answer: a lookup reads nothing else but the lots."""
-        Card, Partner = self.env["loyalty.card"], self.env["res.partner"]
-        Ledger = self._ledger()
-        card_columns = Ledger._loyalty_cached_columns("loyalty.card")
-        member_columns = [Partner._fields[name] for name in self._member_fields()]
-        query = Card._search(domain, limit=1)
-        rows = self.env.execute_query(
-            SQL(
-                """
-                SELECT c.id, %(card)s, p.id, %(member)s,
-                       (SELECT COALESCE(SUM(l.points), 0) FROM loyalty_ledger l
-                         WHERE l.card_id = c.id AND l.state = 'pending')
-                  FROM loyalty_card c
-             LEFT JOIN res_partner p ON p.id = c.partner_id
-                 WHERE c.id IN %(query)s
-                """,
-                card=SQL(", ").join(
-                    SQL("c.%s", SQL.identifier(f.name)) for f in card_columns
-                ),
-                member=SQL(", ").join(
-                    SQL("p.%s", SQL.identifier(f.name)) for f in member_columns
-                ),
-                query=query.subselect(),
-            )
+        query = self.env["loyalty.card"]._search(domain, limit=1)
+        return self._ledger()._read_cards_where(
+            SQL("c.id IN %s", query.subselect()),
+            member_fields=self._member_fields(),
+            pending=True,
         )
-        card = Card.browse([row[0] for row in rows])
-        Ledger._loyalty_cache_rows(card, card_columns, rows)
-        if rows and rows[0][len(card_columns) + 1]:
-            split = len(card_columns) + 1
-            member_rows = [row[split:-1] for row in rows]
-            member = Partner.browse([row[0] for row in member_rows])
-            Ledger._loyalty_cache_rows(member, member_columns, member_rows)
-        self.env.cache.update(
-            card, Card._fields["points_pending"], [float(row[-1]) for row in rows]
-        )
-        return card
 
     def _ledger(self):
         return self.env["loyalty.ledger"]

@@ -288,32 +288,74 @@ class LoyaltyLedger(models.Model):
         replacement) is what they hold under the lock, whatever was cached
         before, without reading them again."""
         if cards:
-            self._lock_cards_where(SQL("id IN %s", tuple(cards.ids)))
+            self._lock_cards_where(SQL("c.id IN %s", tuple(cards.ids)))
 
     @api.model
-    def _lock_card_matching(self, domain):
+    def _lock_card_matching(self, domain, member_fields=()):
         """The first card matching ``domain``, found, locked and read in one
         query as :meth:`_lock_cards` locks and reads cards (a write of the API
-        finds its card this way), or an empty recordset."""
+        finds its card this way), or an empty recordset; ``member_fields``: see
+        :meth:`_read_cards_where`."""
         query = self.env["loyalty.card"]._search(domain, limit=1)
-        return self._lock_cards_where(SQL("id IN %s", query.subselect()))
+        return self._read_cards_where(
+            SQL("c.id IN %s", query.subselect()),
+            lock=True,
+            member_fields=member_fields,
+        )
 
     @api.model
     def _lock_cards_where(self, condition):
-        self.env.flush_all()
-        columns = self._loyalty_cached_columns("loyalty.card")
+        return self._read_cards_where(condition, lock=True)
+
+    @api.model
+    def _read_cards_where(self, condition, lock=False, member_fields=(), pending=False):
+        """The cards (``c``) matching the SQL ``condition``, read in one query and
+        put in cache: their columns, ``member_fields`` of their member and, with
+        ``pending``, their pending points. ``lock``: their rows are locked until
+        the transaction ends, in id order, and what is cached of them is what
+        they hold under the lock (:meth:`_lock_cards`)."""
+        Card, Partner = self.env["loyalty.card"], self.env["res.partner"]
+        if lock:
+            self.env.flush_all()
+        card_columns = self._loyalty_cached_columns("loyalty.card")
+        member_columns = [Partner._fields[name] for name in member_fields]
+        terms = [SQL("c.%s", SQL.identifier(field.name)) for field in card_columns]
+        if member_columns:
+            terms.append(SQL("p.id"))
+            terms += [SQL("p.%s", SQL.identifier(f.name)) for f in member_columns]
+        if pending:
+            terms.append(
+                SQL(
+                    "(SELECT COALESCE(SUM(l.points), 0) FROM loyalty_ledger l"
+                    " WHERE l.card_id = c.id AND l.state = 'pending')"
+                )
+            )
         rows = self.env.execute_query(
             SQL(
-                "SELECT id, %s FROM loyalty_card WHERE %s ORDER BY id"
-                " FOR NO KEY UPDATE",
-                SQL(", ").join(SQL.identifier(field.name) for field in columns),
+                "SELECT c.id, %s FROM loyalty_card c"
+                " LEFT JOIN res_partner p ON p.id = c.partner_id"
+                " WHERE %s ORDER BY c.id %s",
+                SQL(", ").join(terms),
                 condition,
+                SQL("FOR NO KEY UPDATE OF c") if lock else SQL(),
             )
         )
-        locked = self.env["loyalty.card"].browse([row[0] for row in rows])
-        locked.invalidate_recordset()
-        self._loyalty_cache_rows(locked, columns, rows)
-        return locked
+        cards = Card.browse([row[0] for row in rows])
+        if lock:
+            cards.invalidate_recordset()
+        self._loyalty_cache_rows(cards, card_columns, rows)
+        split = len(card_columns) + 1
+        if member_columns:
+            members = [row[split : split + 1 + len(member_columns)] for row in rows]
+            members = [row for row in members if row[0]]
+            self._loyalty_cache_rows(
+                Partner.browse([row[0] for row in members]), member_columns, members
+            )
+        if pending:
+            self.env.cache.update(
+                cards, Card._fields["points_pending"], [float(row[-1]) for row in rows]
+            )
+        return cards
 
     @api.model
     def _entry_vals(
