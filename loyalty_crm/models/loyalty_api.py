@@ -42,7 +42,7 @@ from odoo.addons.base.models.res_users import INDEX_SIZE as API_KEY_INDEX_SIZE
 from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT as API_KEY_CRYPT_CONTEXT
 
 from ..models.loyalty_card import USABLE_STATES
-from ..tools import LoyaltyError, normalize_phone
+from ..tools import LoyaltyError, LoyaltyKeyTaken, normalize_phone
 
 BASE_PATH = "/api/loyalty/v1"
 MAX_BODY_BYTES = 64 * 1024
@@ -323,12 +323,21 @@ def run_with_retries(
     behind it. Returns ``(status, payload)``; raises :class:`ApiError`.
     """
     write = OPERATIONS[operation]["method"] == "POST"
+    search_ledger_key = False
     for attempt in range(MAX_CONCURRENCY_RETRIES):
         if write and (attempt or not begun):
             begin_read_committed(env)
         try:
             api = env["loyalty.api"]._for_user(uid, key_user)
+            if search_ledger_key:
+                api = api.with_context(loyalty_api_search_ledger_key=True)
             return api.handle(operation, args, query, body)
+        except LoyaltyKeyTaken:
+            if search_ledger_key:
+                raise
+            search_ledger_key = True
+            env.cr.rollback()
+            env.clear()
         except psycopg2.OperationalError as error:
             if (
                 error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
@@ -583,6 +592,10 @@ class LoyaltyApi(models.AbstractModel):
             replay = self._claim(key, operation, request_hash)
             if replay is not None:
                 return replay
+            if not self.env.context.get("loyalty_api_search_ledger_key"):
+                # the key was just claimed, under its unique index: the ledger
+                # needs not look for an entry with it (see LoyaltyKeyTaken)
+                self = self.with_context(loyalty_ledger_fresh_key=self._ledger_key(key))
         try:
             status, payload = getattr(self, operation)(params)
             self.env.flush_all()

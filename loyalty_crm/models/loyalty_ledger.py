@@ -14,7 +14,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_compare, float_is_zero
 from odoo.tools.sql import create_index
 
-from ..tools import LoyaltyError
+from ..tools import LoyaltyError, LoyaltyKeyTaken
 
 _logger = logging.getLogger(__name__)
 
@@ -458,6 +458,11 @@ class LoyaltyLedger(models.Model):
 
         rows = [tuple(column(name, vals) for name in names) for vals in vals_list]
         stored = self._loyalty_cached_columns()
+        # not looked for before (see _existing): an entry that has it is a replay
+        fresh_key = self.env.context.get("loyalty_ledger_fresh_key")
+        fresh_key = bool(fresh_key) and fresh_key in {
+            vals.get("idempotency_key") for vals in vals_list
+        }
         self.env.flush_all()
         values = []
         for name in names:
@@ -487,6 +492,7 @@ class LoyaltyLedger(models.Model):
                   JOIN loyalty_program p ON p.id = c.program_id
              LEFT JOIN res_currency cur ON cur.id = p.currency_id
               ORDER BY v.card_id
+                    %(fresh_key)s
              RETURNING id, %(stored)s
                 """,
                 columns=SQL(", ").join(SQL.identifier(name) for name in names),
@@ -494,8 +500,15 @@ class LoyaltyLedger(models.Model):
                 rows=SQL(", ").join(rows),
                 uid=self.env.uid,
                 stored=SQL(", ").join(SQL.identifier(field.name) for field in stored),
+                fresh_key=SQL(
+                    "ON CONFLICT (company_id, idempotency_key) DO NOTHING"
+                    if fresh_key
+                    else ""
+                ),
             )
         )
+        if len(rows) < len(vals_list):  # an entry has the fresh key already
+            raise LoyaltyKeyTaken()
         entries = self.browse([row[0] for row in rows])
         # the new entries are not in what is cached of their card's one2many (or
         # any other inverse): it is read again when asked for (invalidating it
@@ -709,8 +722,16 @@ class LoyaltyLedger(models.Model):
 
     @api.model
     def _existing(self, card, idempotency_key):
+        """The entry posted with ``idempotency_key``, or nothing. A key the caller
+        has just claimed in this transaction under a unique index of its own
+        (context ``loyalty_ledger_fresh_key``: the HTTP API's) is not looked
+        for: should an entry have it all the same, the entry's own unique index
+        does not take the new one (:class:`LoyaltyKeyTaken`), and the caller
+        asks again without the shortcut."""
         if not idempotency_key:
             raise LoyaltyError("validation_error", _("An idempotency key is required."))
+        if idempotency_key == self.env.context.get("loyalty_ledger_fresh_key"):
+            return self.browse()
         return self.sudo().search(
             [
                 ("company_id", "=", card.company_id.id),

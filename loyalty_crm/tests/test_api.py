@@ -551,6 +551,31 @@ class TestApi(ApiCase):
         self.assertEqual(payload["transaction"]["points"], 15.0)
         self.assertEqual(self.card.points, 215)
 
+    def test_replay_after_the_answer_was_forgotten(self):
+        """Answers are kept 90 days; a replay after that still posts nothing
+        twice: the ledger's own key finds the first entry."""
+        status, first = self._accrue(amount=500, key="old-1")
+        self.assertEqual(status, 201, first)
+        balance = self.card.points
+        self.env.cr.execute(
+            "UPDATE loyalty_api_request SET create_date = create_date"
+            " - interval '91 days' WHERE idempotency_key = 'old-1'"
+        )
+        self.env["loyalty.api.request"]._gc_old_requests()
+        self.assertFalse(
+            self.env["loyalty.api.request"].search([("idempotency_key", "=", "old-1")])
+        )
+        before = self.counts()
+        status, again = self._accrue(amount=500, key="old-1")
+        self.assertEqual(status, 201, again)
+        self.assertEqual(again["transaction"], first["transaction"])
+        after = self.counts()
+        self.assertEqual(after["loyalty.ledger"], before["loyalty.ledger"])
+        self.card.invalidate_recordset()
+        self.assertEqual(self.card.points, balance)
+        # and it is remembered again: the next replay is answered from it
+        self.assertEqual(self._accrue(amount=500, key="old-1"), (200, again))
+
     def test_accrual_refusals(self):
         self._accrue(key="seed")
         before = self.counts()

@@ -13,3 +13,10 @@ class LoyaltyError(UserError):
     def __init__(self, code, message):
         super().__init__(message)
         self.code = code
+
+
+class LoyaltyKeyTaken(Exception):
+    """An entry was posted with an idempotency key the caller had claimed afresh
+    (context ``loyalty_ledger_fresh_key``), so it did not look for it first: a
+    replay of a request whose first answer was forgotten. Nothing was written;
+    the caller runs the request again, the ledger looking for the entry."""
