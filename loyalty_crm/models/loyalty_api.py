@@ -708,6 +708,8 @@ class LoyaltyApi(models.AbstractModel):
             domain = [
                 ("code", "=", params["card"]),
                 ("program_id", "=", self.program.id),
+                # an archived contact is no member (as by phone)
+                ("partner_id.active", "=", True),
             ]
             if for_lookup:
                 domain.append(("loyalty_state", "not in", ("lost", "replaced")))

@@ -781,6 +781,8 @@ class ResPartner(models.Model):
                 ("is_bonus_card", "=", True),
                 # a lost or replaced card number no longer identifies anyone
                 ("loyalty_state", "not in", ("lost", "replaced")),
+                # nor an archived contact's card (as by phone)
+                ("partner_id.active", "=", True),
             ],
             limit=1,
         )

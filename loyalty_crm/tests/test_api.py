@@ -282,6 +282,33 @@ class TestApi(ApiCase):
         self.assertEqual(self.env.cr.sql_log_count - before, 1)
 
     # ------------------------------------------------------------ lookup
+    def test_an_archived_contact_is_no_member(self):
+        """By card as by phone, at the till as through the API: an archived
+        contact's card finds no one and takes no points."""
+        member = self._member(name="В архиве", phone="+7 916 100-00-05")
+        code = member.loyalty_card_id.code
+        self.assertEqual(self.api("GET", f"/members/lookup?card={code}")[0], 200)
+        member.action_archive()
+        for path in (
+            f"/members/lookup?card={code}",
+            "/members/lookup?phone=89161000005",
+        ):
+            self.assertError(self.api("GET", path), 404, "not_found")
+        before = self.counts()
+        self.assertError(
+            self.api(
+                "POST",
+                "/accruals",
+                {"card": code, "amount": 100, "idempotency_key": "archived-1"},
+            ),
+            404,
+            "not_found",
+        )
+        self.assertEqual(self.counts(), before)
+        Partner = self.env["res.partner"]
+        self.assertFalse(Partner._loyalty_lookup(code))
+        self.assertFalse(Partner._loyalty_lookup("+7 916 100-00-05"))
+
     def test_lookup(self):
         status, payload = self.api("GET", "/members/lookup?phone=8 (916) 123-45-67")
         self.assertEqual(status, 200, payload)
