@@ -705,20 +705,24 @@ class LoyaltyApi(models.AbstractModel):
         Card = self.env["loyalty.card"]
         card = Card.browse()
         if params.get("card"):
-            domain = [
-                ("code", "=", params["card"]),
-                ("program_id", "=", self.program.id),
-                # an archived contact is no member (as by phone)
-                ("partner_id.active", "=", True),
-            ]
+            # the card's number in the key's program, of an active contact (an
+            # archived one is no member, as by phone); one query, written out
+            # for the planner (this is every request's)
+            condition = SQL(
+                "c.code = %s AND c.program_id = %s AND c.active AND p.active",
+                params["card"],
+                self.program.id,
+            )
             if for_lookup:
-                domain.append(("loyalty_state", "not in", ("lost", "replaced")))
-            if lock:
-                card = self._ledger()._lock_card_matching(
-                    domain, member_fields=self._member_fields()
+                condition = SQL(
+                    "%s AND c.loyalty_state NOT IN %s", condition, ("lost", "replaced")
                 )
-            else:
-                card = self._read_card_matching(domain)
+            card = self._ledger()._read_cards_where(
+                condition,
+                lock=lock,
+                member_fields=self._member_fields(),
+                pending=not lock,
+            )
         elif params.get("phone"):
             phone = self._normalize_phone(params["phone"])
             partner = phone and self.env["res.partner"].search(
@@ -747,17 +751,6 @@ class LoyaltyApi(models.AbstractModel):
             "loyalty_tier_id",
             "loyalty_card_id",
         ]
-
-    def _read_card_matching(self, domain):
-        """The first card matching ``domain``, found and read in one query with
-        its member's fields (:meth:`_member_fields`) and its pending points, all
-        put in cache for the answer: a lookup reads nothing else but the lots."""
-        query = self.env["loyalty.card"]._search(domain, limit=1)
-        return self._ledger()._read_cards_where(
-            SQL("c.id IN %s", query.subselect()),
-            member_fields=self._member_fields(),
-            pending=True,
-        )
 
     def _ledger(self):
         return self.env["loyalty.ledger"]

@@ -291,32 +291,19 @@ class LoyaltyLedger(models.Model):
             self._lock_cards_where(SQL("c.id IN %s", tuple(cards.ids)))
 
     @api.model
-    def _lock_card_matching(self, domain, member_fields=()):
-        """The first card matching ``domain``, found, locked and read in one
-        query as :meth:`_lock_cards` locks and reads cards (a write of the API
-        finds its card this way), or an empty recordset; ``member_fields``: see
-        :meth:`_read_cards_where`."""
-        query = self.env["loyalty.card"]._search(domain, limit=1)
-        return self._read_cards_where(
-            SQL("c.id IN %s", query.subselect()),
-            lock=True,
-            member_fields=member_fields,
-        )
-
-    @api.model
     def _lock_cards_where(self, condition):
         return self._read_cards_where(condition, lock=True)
 
     @api.model
     def _read_cards_where(self, condition, lock=False, member_fields=(), pending=False):
-        """The cards (``c``) matching the SQL ``condition``, read in one query and
-        put in cache: their columns, ``member_fields`` of their member and, with
-        ``pending``, their pending points. ``lock``: their rows are locked until
+        """The cards matching the SQL ``condition`` (on the card ``c`` and its
+        member ``p``), read in one query and put in cache: their columns,
+        ``member_fields`` of their member and, with ``pending``, their pending
+        points. ``lock``: their rows are locked until
         the transaction ends, in id order, and what is cached of them is what
         they hold under the lock (:meth:`_lock_cards`)."""
         Card, Partner = self.env["loyalty.card"], self.env["res.partner"]
-        if lock:
-            self.env.flush_all()
+        self.env.flush_all()
         card_columns = self._loyalty_cached_columns("loyalty.card")
         member_columns = [Partner._fields[name] for name in member_fields]
         terms = [SQL("c.%s", SQL.identifier(field.name)) for field in card_columns]
