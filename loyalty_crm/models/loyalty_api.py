@@ -722,6 +722,7 @@ class LoyaltyApi(models.AbstractModel):
                 lock=lock,
                 member_fields=self._member_fields(),
                 pending=not lock,
+                program=lock,
             )
         elif params.get("phone"):
             phone = self._normalize_phone(params["phone"])

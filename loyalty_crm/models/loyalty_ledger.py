@@ -295,13 +295,15 @@ class LoyaltyLedger(models.Model):
         return self._read_cards_where(condition, lock=True)
 
     @api.model
-    def _read_cards_where(self, condition, lock=False, member_fields=(), pending=False):
+    def _read_cards_where(
+        self, condition, lock=False, member_fields=(), pending=False, program=False
+    ):
         """The cards matching the SQL ``condition`` (on the card ``c`` and its
         member ``p``), read in one query and put in cache: their columns,
-        ``member_fields`` of their member and, with ``pending``, their pending
-        points. ``lock``: their rows are locked until
-        the transaction ends, in id order, and what is cached of them is what
-        they hold under the lock (:meth:`_lock_cards`)."""
+        ``member_fields`` of their member, with ``pending`` their pending
+        points, with ``program`` their program's columns. ``lock``: their rows
+        are locked until the transaction ends, in id order, and what is cached
+        of them is what they hold under the lock (:meth:`_lock_cards`)."""
         Card, Partner = self.env["loyalty.card"], self.env["res.partner"]
         self.env.flush_all()
         card_columns = self._loyalty_cached_columns("loyalty.card")
@@ -310,6 +312,12 @@ class LoyaltyLedger(models.Model):
         if member_columns:
             terms.append(SQL("p.id"))
             terms += [SQL("p.%s", SQL.identifier(f.name)) for f in member_columns]
+        program_columns = (
+            self._loyalty_cached_columns("loyalty.program") if program else []
+        )
+        if program_columns:
+            terms.append(SQL("g.id"))
+            terms += [SQL("g.%s", SQL.identifier(f.name)) for f in program_columns]
         if pending:
             terms.append(
                 SQL(
@@ -321,6 +329,7 @@ class LoyaltyLedger(models.Model):
             SQL(
                 "SELECT c.id, %s FROM loyalty_card c"
                 " LEFT JOIN res_partner p ON p.id = c.partner_id"
+                " LEFT JOIN loyalty_program g ON g.id = c.program_id"
                 " WHERE %s ORDER BY c.id %s",
                 SQL(", ").join(terms),
                 condition,
@@ -337,6 +346,15 @@ class LoyaltyLedger(models.Model):
             members = [row for row in members if row[0]]
             self._loyalty_cache_rows(
                 Partner.browse([row[0] for row in members]), member_columns, members
+            )
+            split += 1 + len(member_columns)
+        if program_columns:
+            programs = [row[split : split + 1 + len(program_columns)] for row in rows]
+            programs = [row for row in programs if row[0]]
+            self._loyalty_cache_rows(
+                self.env["loyalty.program"].browse([row[0] for row in programs]),
+                program_columns,
+                programs,
             )
         if pending:
             self.env.cache.update(
