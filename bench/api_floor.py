@@ -5,10 +5,13 @@ Odoo's floor is the cheapest request a database serves: JSON-RPC
 Against it, on the same ``odoo-bin`` (prefork workers) and in the same run,
 interleaved: member lookup by card (``GET /members/lookup``, a Bearer key), an
 accrual on distinct cards and accruals all on one card (``POST /accruals``).
-Ratios are throughputs relative to the floor's. On one card, every request
-must get its answer without a retry (no serialization failure in the server's
-log, none retried by the client) and every accrual answered 201 must be in the
-ledger exactly once, with the card's balance equal to its ledger.
+After a warm-up of every case (not counted), each run takes the four cases in
+turn, a block of requests each, several rounds: a shared machine's load moves
+within seconds, and so each case meets it alike. Ratios are throughputs
+relative to the floor's, run by run; their median is reported. On one card,
+every request must get its answer without a retry (no serialization failure in
+the server's log, none retried by the client) and every accrual answered 201
+must be in the ledger exactly once, with the card's balance equal to its ledger.
 """
 
 import http.client
@@ -20,6 +23,7 @@ from .api_bench import BASE, Server, _cards, api_key, overdrafts
 from .stats import median, percentile
 
 FLOOR_PATH = "/web/webclient/version_info"
+BLOCKS = 4  # rounds of the four cases per run
 FLOOR_BODY = {"jsonrpc": "2.0", "method": "call", "params": {}}
 
 
@@ -116,6 +120,49 @@ def _ledger_of_run(registry, env_factory, tag):
         return {k: (n, float(p)) for k, n, p in env.cr.fetchall()}
 
 
+def _summary(stats):
+    """One case's figures in one run; every request must have succeeded."""
+    bad = [
+        (s, (d or b"")[:200].decode(errors="replace"))
+        for s, _b, d in stats["answers"]
+        if s not in (200, 201)
+    ]
+    return {
+        "requests_per_second": len(stats["latencies"]) / stats["seconds"],
+        "p50_ms": percentile(stats["latencies"], 50),
+        "p95_ms": percentile(stats["latencies"], 95),
+        "requests": len(stats["latencies"]),
+        "retries": stats["retries"],
+        "gave_up": stats["gave_up"],
+        "failed": len(bad),
+        "failures": bad[:3],
+        "statuses": {str(k): v for k, v in stats["statuses"].items()},
+    }
+
+
+def _check_one_card(answers, posted, one_card):
+    """Every accrual answered 201 is in the ledger once, with its points."""
+    for status, body, data in answers:
+        if status != 201:
+            continue
+        one_card["answers_201"] += 1
+        n, points = posted.get(body["idempotency_key"], (0, 0.0))
+        answered = json.loads(data)["transaction"]["points"]
+        one_card["ledger_entries"] += n
+        one_card["paid_twice"] += n > 1
+        one_card["lost"] += n == 0 or abs(points - answered) > 0.005
+
+
+def _add(total, stats, seconds):
+    total["seconds"] += seconds
+    for name in ("latencies", "answers"):
+        total[name] += stats[name]
+    for name in ("retries", "gave_up"):
+        total[name] += stats[name]
+    for k, v in stats["statuses"].items():
+        total["statuses"][k] = total["statuses"].get(k, 0) + v
+
+
 def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=3):
     key = api_key(registry, env_factory)
     cards = _cards(registry, env_factory, clients * 20 + 1)
@@ -146,47 +193,45 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
     cases = ["floor", "lookup", "accrual, distinct cards", "accrual, one card"]
     measured = {case: [] for case in cases}
     one_card = {"answers_201": 0, "ledger_entries": 0, "paid_twice": 0, "lost": 0}
+    # each run is BLOCKS rounds of the four cases, a block of each in turn, so that
+    # every case meets the machine's other load alike (a shared machine's load
+    # moves within seconds); the ratios are taken run by run
+    blocks = max(min(BLOCKS, per_client), 1)
+    per_block = max(per_client // blocks, 1)
+
+    def measure(case, tag, count):
+        make = {
+            "floor": floor,
+            "lookup": lookup,
+            "accrual, distinct cards": accrual(tag, False),
+            "accrual, one card": accrual(tag, True),
+        }[case]
+        return _parallel(server, key, clients, count, make)
+
     with Server(conf, db) as server:
+        # every worker's first requests (registry, caches, connections) not counted
+        for case in cases:
+            measure(case, f"warm-{uuid.uuid4().hex[:8]}", per_block)
         for r in range(runs):
+            totals = {
+                case: {
+                    "seconds": 0.0,
+                    "latencies": [],
+                    "answers": [],
+                    "retries": 0,
+                    "gave_up": 0,
+                    "statuses": {},
+                }
+                for case in cases
+            }
+            tag = f"floor{r}-{uuid.uuid4().hex[:8]}"
+            for _block in range(blocks):
+                for case in cases:
+                    _add(totals[case], *measure(case, tag, per_block))
+            posted = _ledger_of_run(registry, env_factory, tag)
             for case in cases:
-                tag = f"floor{r}-{uuid.uuid4().hex[:8]}"
-                make = {
-                    "floor": floor,
-                    "lookup": lookup,
-                    "accrual, distinct cards": accrual(tag, False),
-                    "accrual, one card": accrual(tag, True),
-                }[case]
-                stats, seconds = _parallel(server, key, clients, per_client, make)
-                # every request of these cases must succeed
-                bad = [
-                    (s, (d or b"")[:200].decode(errors="replace"))
-                    for s, _b, d in stats["answers"]
-                    if s not in (200, 201)
-                ]
-                measured[case].append(
-                    {
-                        "requests_per_second": len(stats["latencies"]) / seconds,
-                        "p50_ms": percentile(stats["latencies"], 50),
-                        "p95_ms": percentile(stats["latencies"], 95),
-                        "requests": len(stats["latencies"]),
-                        "retries": stats["retries"],
-                        "gave_up": stats["gave_up"],
-                        "failed": len(bad),
-                        "failures": bad[:3],
-                        "statuses": {str(k): v for k, v in stats["statuses"].items()},
-                    }
-                )
-                if case == "accrual, one card":
-                    posted = _ledger_of_run(registry, env_factory, tag)
-                    for status, body, data in stats["answers"]:
-                        if status != 201:
-                            continue
-                        one_card["answers_201"] += 1
-                        n, points = posted.get(body["idempotency_key"], (0, 0.0))
-                        answered = json.loads(data)["transaction"]["points"]
-                        one_card["ledger_entries"] += n
-                        one_card["paid_twice"] += n > 1
-                        one_card["lost"] += n == 0 or abs(points - answered) > 0.005
+                measured[case].append(_summary(totals[case]))
+            _check_one_card(totals["accrual, one card"]["answers"], posted, one_card)
     result = {}
     for case, runs_ in measured.items():
         rps = [m["requests_per_second"] for m in runs_]
@@ -205,16 +250,22 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
                 for status in sorted({s for m in runs_ for s in m["statuses"]})
             },
         }
-    floor_rps = result["floor"]["requests_per_second"]
-    result["ratios"] = {
-        "lookup / floor": round(result["lookup"]["requests_per_second"] / floor_rps, 2),
-        "accrual / floor": round(
-            result["accrual, distinct cards"]["requests_per_second"] / floor_rps, 2
-        ),
-        "accrual on one card / floor": round(
-            result["accrual, one card"]["requests_per_second"] / floor_rps, 2
-        ),
-    }
+
+    def ratio(case):
+        """The median of the run-by-run ratios, and each run's."""
+        each = [
+            m["requests_per_second"] / f["requests_per_second"]
+            for m, f in zip(measured[case], measured["floor"], strict=True)
+        ]
+        return round(median(each), 2), [round(x, 2) for x in each]
+
+    result["ratios"], result["ratios_runs"] = {}, {}
+    for name, case in (
+        ("lookup / floor", "lookup"),
+        ("accrual / floor", "accrual, distinct cards"),
+        ("accrual on one card / floor", "accrual, one card"),
+    ):
+        result["ratios"][name], result["ratios_runs"][name] = ratio(case)
     single = result["accrual, one card"]
     result["one card"] = dict(
         one_card,
