@@ -12,7 +12,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_compare, float_is_zero
-from odoo.tools.sql import create_index
+from odoo.tools.sql import create_index, drop_index
 
 from ..tools import LoyaltyError, LoyaltyKeyTaken
 
@@ -133,7 +133,10 @@ class LoyaltyLedger(models.Model):
     res_id = fields.Many2oneReference(
         string="Source Record", model_field="res_model", readonly=True, index=True
     )
-    idempotency_key = fields.Char(readonly=True, index=True)
+    # found through the unique (company, key) index and, for a key alone or its
+    # prefix, the text_pattern_ops index made in init(): no third index to
+    # maintain on every posting
+    idempotency_key = fields.Char(readonly=True)
     counterpart_id = fields.Many2one(
         "loyalty.ledger",
         readonly=True,
@@ -202,6 +205,9 @@ class LoyaltyLedger(models.Model):
             self._table,
             ["idempotency_key text_pattern_ops"],
         )
+        # it serves a key alone too: the plain index of earlier versions goes
+        # (Odoo keeps an index a field no longer asks for)
+        drop_index(self.env.cr, "loyalty_ledger__idempotency_key_index", self._table)
         # entries of till orders written before they named their order
         self.env.cr.execute(
             """
