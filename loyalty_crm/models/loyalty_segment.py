@@ -216,9 +216,7 @@ class LoyaltySegment(models.Model):
             )
         if self.inactive_days:
             # members who never bought included
-            domain.append(
-                ("loyalty_days_without_purchase", ">=", self.inactive_days)
-            )
+            domain.append(("loyalty_days_without_purchase", ">=", self.inactive_days))
         if self.purchase_count_min:
             period = self.purchase_period or "90"
             domain.append((f"loyalty_orders_{period}d", ">=", self.purchase_count_min))

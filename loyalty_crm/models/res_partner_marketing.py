@@ -188,9 +188,7 @@ class ResPartner(models.Model):
         for partner in self:
             last = partner.loyalty_last_purchase_date
             partner.loyalty_days_since_purchase = (today - last).days if last else 0
-            partner.loyalty_days_without_purchase = (
-                partner.loyalty_days_since_purchase
-            )
+            partner.loyalty_days_without_purchase = partner.loyalty_days_since_purchase
 
     def _loyalty_stats_domain(self, stat, operator, value, without_stats=None):
         """The partners whose statistics satisfy ``(stat, operator, value)``,
