@@ -530,29 +530,32 @@ class TestAccessRpc(HttpCase):
         self.assertEqual(self.member.loyalty_rfm_monetary, 1)
         self.assertFalse(Stats.search([("partner_id", "=", self.accomplice.id)]))
         # who reads the partner reads its scores; the rows, the loyalty staff
+        # (every role above): an employee outside the program reads no row
+        new_test_user(self.env, "lc_acl_employee", groups="base.group_user")
+        employee = "lc_acl_employee"
+        scores = self.rpc(
+            employee,
+            "res.partner",
+            "read",
+            [self.member.id],
+            ["loyalty_rfm_monetary", "loyalty_orders_365d"],
+        )[0]
         self.assertEqual(
-            self.rpc(
-                "lc_acl_salesman",
-                "res.partner",
-                "read",
-                [self.member.id],
-                ["loyalty_rfm_monetary", "loyalty_orders_365d"],
-            )[0]["loyalty_rfm_monetary"],
-            1,
+            (scores["loyalty_rfm_monetary"], scores["loyalty_orders_365d"]), (1, 1)
         )
         self.assertEqual(
             self.rpc(
-                "lc_acl_salesman",
+                employee,
                 "res.partner",
                 "search_count",
                 [("id", "=", self.member.id), ("loyalty_rfm_monetary", "=", 1)],
             ),
             1,
         )
-        self.assertRefused("lc_acl_salesman", "loyalty.member.stats", "read", [row.id])
+        self.assertRefused(employee, "loyalty.member.stats", "read", [row.id])
         self.assertEqual(
             self.rpc(
-                "lc_acl_loyalty_user",
+                "lc_acl_salesman",
                 "loyalty.member.stats",
                 "read",
                 [row.id],

@@ -183,10 +183,6 @@ class TestMemberStats(CampaignCase):
             ("loyalty_last_purchase_date", ">=", week_ago),
             ("loyalty_last_purchase_date", "<", week_ago),
             ("loyalty_last_purchase_date", "!=", self.today),
-            ("loyalty_days_since_purchase", ">=", 50),
-            ("loyalty_days_since_purchase", "<=", 10),
-            ("loyalty_days_without_purchase", ">=", 50),
-            ("loyalty_days_without_purchase", "<=", 10),
         ]
         for condition in conditions:
             with self.subTest(condition=condition):
@@ -194,7 +190,31 @@ class TestMemberStats(CampaignCase):
                 self.assertEqual(
                     Partner.search([("id", "in", everyone.ids), condition]),
                     everyone.filtered_domain([condition]),
+                    condition,
                 )
+        # the days since the last purchase: 0 shown for a member who never
+        # bought, who matches none of its searches; for the days without
+        # purchase, any "more than"
+        Never = members["Never"]
+        for condition, expected in [
+            (("loyalty_days_since_purchase", ">=", 50), ["Old", "A", "B"]),
+            (("loyalty_days_since_purchase", "<=", 10), ["C", "D"]),
+            (("loyalty_days_since_purchase", "=", 10), ["C"]),
+            (("loyalty_days_without_purchase", ">=", 50), ["Old", "A", "B", "Never"]),
+            (
+                ("loyalty_days_without_purchase", ">", 0),
+                ["Old", "A", "B", "C", "Never"],
+            ),
+            (("loyalty_days_without_purchase", "<=", 10), ["C", "D"]),
+            (("loyalty_days_without_purchase", "=", 0), ["D"]),
+        ]:
+            with self.subTest(condition=condition):
+                self.assertEqual(
+                    Partner.search([("id", "in", everyone.ids), condition]),
+                    Partner.browse(members[name].id for name in expected),
+                    condition,
+                )
+        self.assertEqual(Never.loyalty_days_without_purchase, 0)
         # some by name, to be sure of what the comparison above compares
         self.assertEqual(
             Partner.search(
