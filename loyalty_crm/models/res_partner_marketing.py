@@ -297,15 +297,20 @@ class ResPartner(models.Model):
     @api.model
     def _cron_compute_rfm(self):
         """Nightly: recency/frequency/monetary scores, purchase counts and
-        preferred categories of every member, in three bulk statements.
+        preferred categories of every member, in two bulk statements.
 
         The statistics go to ``loyalty_member_stats`` (a row per member who
         bought), never to ``res_partner``: only the rows whose figures changed
         are written, and a first computation inserts narrow rows instead of
         rewriting every member's wide one."""
         self.env.flush_all()
-        # sorts and hashes over every member and purchase: in memory
-        self.env.cr.execute("SET LOCAL work_mem = '64MB'")
+        # sorts and hashes over every member and purchase: in memory. No nested
+        # loops: the tables written may look empty to the planner (the first
+        # run, once analyzed empty), which would then scan them again for each
+        # member while the statement fills them (hours at a million members)
+        self.env.cr.execute(
+            "SET LOCAL work_mem = '64MB'; SET LOCAL enable_nestloop = off"
+        )
         now = fields.Datetime.now()
         self.env.execute_query(
             SQL(
@@ -385,35 +390,45 @@ class ResPartner(models.Model):
                 now=now,
             )
         )
+        # the preferred categories: only the pairs that changed are deleted or
+        # inserted (most members keep theirs from one night to the next)
         self.env.execute_query(
             SQL(
                 """
-                DELETE FROM loyalty_partner_preferred_categ_rel r
-                 USING res_partner p
-                 WHERE p.id = r.partner_id AND p.loyalty_is_member
-                """
-            )
-        )
-        self.env.execute_query(
-            SQL(
-                """
+                WITH ranked AS (
+                    SELECT partner_id, categ_id FROM (
+                        SELECT l.partner_id, l.categ_id,
+                               ROW_NUMBER() OVER (PARTITION BY l.partner_id
+                                                  ORDER BY SUM(l.amount) DESC,
+                                                           l.categ_id) AS rank
+                          FROM loyalty_purchase_line l
+                          JOIN res_partner p
+                            ON p.id = l.partner_id AND p.loyalty_is_member
+                         WHERE l.date >= %(now)s::timestamp - interval '365 days'
+                           AND l.categ_id IS NOT NULL AND l.amount > 0
+                      GROUP BY l.partner_id, l.categ_id
+                    ) top
+                     WHERE rank <= 3
+                ),
+                gone AS (
+                    DELETE FROM loyalty_partner_preferred_categ_rel r
+                     USING res_partner p
+                     WHERE p.id = r.partner_id AND p.loyalty_is_member
+                       AND NOT EXISTS (SELECT FROM ranked n
+                                        WHERE n.partner_id = r.partner_id
+                                          AND n.categ_id = r.categ_id)
+                )
                 INSERT INTO loyalty_partner_preferred_categ_rel (partner_id, categ_id)
-                SELECT partner_id, categ_id FROM (
-                    SELECT l.partner_id, l.categ_id,
-                           ROW_NUMBER() OVER (PARTITION BY l.partner_id
-                                              ORDER BY SUM(l.amount) DESC,
-                                                       l.categ_id) AS rank
-                      FROM loyalty_purchase_line l
-                      JOIN res_partner p ON p.id = l.partner_id AND p.loyalty_is_member
-                     WHERE l.date >= %(now)s::timestamp - interval '365 days'
-                       AND l.categ_id IS NOT NULL AND l.amount > 0
-                  GROUP BY l.partner_id, l.categ_id
-                ) ranked
-                 WHERE rank <= 3
+                SELECT n.partner_id, n.categ_id
+                  FROM ranked n
+                 WHERE NOT EXISTS (SELECT FROM loyalty_partner_preferred_categ_rel r
+                                    WHERE r.partner_id = n.partner_id
+                                      AND r.categ_id = n.categ_id)
                 """,
                 now=now,
             )
         )
+        self.env.cr.execute("RESET enable_nestloop")
         self.env["loyalty.member.stats"].invalidate_model()
         self.invalidate_model(
             [*STATS, "loyalty_stats_ids", "loyalty_preferred_categ_ids"]

@@ -99,7 +99,7 @@ class TestMemberStats(CampaignCase):
         Partner = self.env["res.partner"]
         queries = self.cr.sql_log_count
         Partner._cron_compute_rfm()
-        # SET work_mem, the statistics, the categories deleted and inserted
+        # the settings, the statistics, the preferred categories, a reset
         self.assertEqual(self.cr.sql_log_count - queries, 4)
         self.env.flush_all()
         self.assertEqual(self._partner_row_versions(partners), before)
