@@ -2,7 +2,7 @@
     "name": "Loyalty CRM: bonus program, member cards and campaigns",
     "summary": "Retail bonus program on Odoo's loyalty: questionnaire, member cards, "
     "points ledger, POS and Sales, segments and campaigns",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/Loyalty",
     "author": "loyalty_crm contributors",
     "license": "LGPL-3",

@@ -13,6 +13,7 @@ from . import loyalty_notification_channel
 from . import res_partner
 from . import sale_order
 from . import account_move
+from . import loyalty_member_stats
 from . import res_partner_marketing
 from . import utm_source
 from . import loyalty_segment

@@ -674,10 +674,11 @@ class LoyaltyCampaign(models.Model):
             return SQL(
                 """
                 SELECT p.id AS partner_id,
-                       'winback/' || p.loyalty_last_purchase_date AS occurrence_key
-                  FROM res_partner p
+                       'winback/' || st.last_purchase_date AS occurrence_key
+                  FROM loyalty_member_stats st
+                  JOIN res_partner p ON p.id = st.partner_id
                  WHERE p.loyalty_is_member
-                   AND p.loyalty_last_purchase_date <= %s
+                   AND st.last_purchase_date <= %s
                 """,
                 fields.Date.subtract(today, days=days),
             )

@@ -264,18 +264,19 @@ class LoyaltyMemberReport(models.Model):
                    p.city, p.loyalty_tier_id AS tier_id,
                    p.loyalty_home_store_id AS home_store_id,
                    p.loyalty_source_id AS source_id,
-                   COALESCE(p.loyalty_revenue_365d, 0) AS spend,
-                   COALESCE(p.loyalty_revenue_365d, 0) AS average_spend,
-                   COALESCE(p.loyalty_orders_365d, 0) AS purchase_count,
+                   COALESCE(st.revenue_365d, 0) AS spend,
+                   COALESCE(st.revenue_365d, 0) AS average_spend,
+                   COALESCE(st.orders_365d, 0) AS purchase_count,
                    1 AS member_count,
                    COALESCE(pm.promos, 0) AS promo_count,
                    COALESCE(c.points, 0) AS points,
                    COALESCE(c.points, 0) * COALESCE(pr.point_value, 1) AS liability,
-                   CASE WHEN p.loyalty_rfm_monetary = 5 THEN 'top' ELSE 'other' END
+                   CASE WHEN st.rfm_monetary = 5 THEN 'top' ELSE 'other' END
                        AS segment
               FROM res_partner p
               JOIN loyalty_card c ON c.id = p.loyalty_card_id
          LEFT JOIN loyalty_program pr ON pr.id = c.program_id
+         LEFT JOIN loyalty_member_stats st ON st.partner_id = p.id
          LEFT JOIN promo pm ON pm.partner_id = p.id
              WHERE p.loyalty_is_member AND p.active
                AND p.loyalty_member_since IS NOT NULL

@@ -206,17 +206,17 @@ class LoyaltySegment(models.Model):
         ):
             if self[name]:
                 domain.append((field, ">=", int(self[name])))
+        # one condition each on the purchase statistics (kept apart from the
+        # partners): an OR of two of them would not scale (see
+        # res.partner._loyalty_stats_domain)
         if self.bought_within_days:
+            # members who never bought have no last purchase: not within N days
             domain.append(
                 ("loyalty_days_since_purchase", "<=", self.bought_within_days)
             )
-            domain.append(("loyalty_last_purchase_date", "!=", False))
         if self.inactive_days:
-            domain += [
-                "|",
-                ("loyalty_last_purchase_date", "=", False),
-                ("loyalty_days_since_purchase", ">=", self.inactive_days),
-            ]
+            # members who never bought included
+            domain.append(("loyalty_days_without_purchase", ">=", self.inactive_days))
         if self.purchase_count_min:
             period = self.purchase_period or "90"
             domain.append((f"loyalty_orders_{period}d", ">=", self.purchase_count_min))

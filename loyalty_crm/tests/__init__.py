@@ -24,6 +24,7 @@ from . import test_pos
 from . import test_pos_ui
 from . import test_pos_concurrency
 from . import test_analytics
+from . import test_member_stats
 from . import test_reliability
 from . import test_query_counts
 from . import test_import

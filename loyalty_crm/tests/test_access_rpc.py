@@ -611,3 +611,101 @@ class TestAccessRpc(HttpCase):
         # not even superuser code writes one beside the method
         with self.assertRaisesRegex(Exception, "cannot be created directly"):
             Consent.sudo().create({"partner_id": self.member.id})
+
+    # ------------------------------------------------------------ statistics
+    def test_no_role_writes_the_purchase_statistics(self):
+        """The RFM scores choose who gets a campaign's offer: only the nightly
+        job writes them. Every role, managers included, is refused a write,
+        create or delete of the rows, and a write of the partner's fields
+        changes nothing (they are computed from the rows)."""
+        Stats = self.env["loyalty.member.stats"]
+        row = Stats.create(
+            {
+                "partner_id": self.member.id,
+                "rfm_recency": 1,
+                "rfm_frequency": 1,
+                "rfm_monetary": 1,
+                "last_purchase_date": fields.Date.today() - timedelta(days=300),
+                "orders_30d": 0,
+                "orders_90d": 0,
+                "orders_365d": 1,
+                "revenue_365d": 50,
+            }
+        )
+        forged = {"rfm_monetary": 5, "rfm_recency": 5, "revenue_365d": 99999}
+        for login in ROLES:
+            with self.subTest(login=login):
+                self.assertRefused(
+                    login, "loyalty.member.stats", "write", [row.id], forged
+                )
+                self.assertRefused(
+                    login,
+                    "loyalty.member.stats",
+                    "create",
+                    dict(forged, partner_id=self.accomplice.id),
+                )
+                self.assertRefused(login, "loyalty.member.stats", "unlink", [row.id])
+                # through the partner: its fields, or its rows as commands
+                try:
+                    self.rpc(
+                        login,
+                        "res.partner",
+                        "write",
+                        [self.member.id],
+                        {"loyalty_rfm_monetary": 5, "loyalty_revenue_365d": 99999},
+                    )
+                except Fault as fault:  # no write access to partners at all
+                    self.assertEqual(fault.faultCode, RPC_FAULT_CODE_ACCESS_ERROR)
+                with self.assertRaises(Fault):
+                    self.rpc(
+                        login,
+                        "res.partner",
+                        "write",
+                        [self.accomplice.id],
+                        {
+                            "loyalty_stats_ids": [
+                                (0, 0, dict(forged, last_purchase_date="2025-01-01"))
+                            ]
+                        },
+                    )
+        row.invalidate_recordset()
+        self.member.invalidate_recordset()
+        self.assertEqual(
+            (row.rfm_monetary, row.rfm_recency, row.revenue_365d), (1, 1, 50)
+        )
+        self.assertEqual(self.member.loyalty_rfm_monetary, 1)
+        self.assertFalse(Stats.search([("partner_id", "=", self.accomplice.id)]))
+        # who reads the partner reads its scores; the rows, the loyalty staff
+        # (every role above): an employee outside the program reads no row
+        new_test_user(self.env, "lc_acl_employee", groups="base.group_user")
+        employee = "lc_acl_employee"
+        scores = self.rpc(
+            employee,
+            "res.partner",
+            "read",
+            [self.member.id],
+            ["loyalty_rfm_monetary", "loyalty_orders_365d"],
+        )[0]
+        self.assertEqual(
+            (scores["loyalty_rfm_monetary"], scores["loyalty_orders_365d"]), (1, 1)
+        )
+        self.assertEqual(
+            self.rpc(
+                employee,
+                "res.partner",
+                "search_count",
+                [("id", "=", self.member.id), ("loyalty_rfm_monetary", "=", 1)],
+            ),
+            1,
+        )
+        self.assertRefused(employee, "loyalty.member.stats", "read", [row.id])
+        self.assertEqual(
+            self.rpc(
+                "lc_acl_salesman",
+                "loyalty.member.stats",
+                "read",
+                [row.id],
+                ["rfm_monetary"],
+            )[0]["rfm_monetary"],
+            1,
+        )

@@ -634,6 +634,31 @@ class TestCampaignScale(CampaignCase):
                 )
             )
         ]
+        # and the template's purchase statistics, if it has any
+        stats_columns = [
+            row[0]
+            for row in self.env.execute_query(
+                SQL(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'loyalty_member_stats' "
+                    "AND column_name NOT IN ('id', 'partner_id')"
+                )
+            )
+        ]
+        stats_cols = SQL(", ").join(SQL.identifier(col) for col in stats_columns)
+        self.env.execute_query(
+            SQL(
+                """
+                INSERT INTO loyalty_member_stats (partner_id, %(cols)s)
+                SELECT p.id, %(cols)s
+                  FROM loyalty_member_stats, unnest(%(partners)s::int[]) AS p(id)
+                 WHERE loyalty_member_stats.partner_id = %(template)s
+                """,
+                cols=stats_cols,
+                partners=partner_ids,
+                template=self.template.id,
+            )
+        )
         # each with a bonus card of the company (a copy of the template's)
         card_columns = [
             row[0]
@@ -666,8 +691,22 @@ class TestCampaignScale(CampaignCase):
         long_ago = fields.Date.subtract(today, days=200)
         self.template = self._fan("Template Fan", consent=False)
         fans = [self._fan(f"Due Fan {n}") for n in range(3)]
-        self.env["res.partner"].browse([f.id for f in fans] + [self.template.id]).write(
-            {"loyalty_last_purchase_date": long_ago}
+        # their last purchase long ago, as the nightly RFM job would have kept it
+        self.env["loyalty.member.stats"].create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "last_purchase_date": long_ago,
+                    "rfm_recency": 1,
+                    "rfm_frequency": 1,
+                    "rfm_monetary": 1,
+                    "orders_30d": 0,
+                    "orders_90d": 0,
+                    "orders_365d": 1,
+                    "revenue_365d": 100,
+                }
+                for partner in [*fans, self.template]
+            ]
         )
         self._bulk_members(1000)
 
