@@ -264,7 +264,9 @@ def _scans(pg, port, db):
 
 def _wait_replayed(pg, db, timeout=60):
     """Until the replica has replayed everything the primary wrote."""
-    [[lsn]] = pg.psql(pg.primary_port, db, "SELECT pg_current_wal_lsn()")
+    # the insert position: with synchronous_commit off, a commit's record may
+    # not be written out yet (the write position may be before it)
+    [[lsn]] = pg.psql(pg.primary_port, db, "SELECT pg_current_wal_insert_lsn()")
     deadline = time.time() + timeout
     while time.time() < deadline:
         [[done]] = pg.psql(
