@@ -13,37 +13,15 @@ After each case every card involved must hold SUM(ledger) = balance >= 0
 """
 
 import datetime
-import http.client
-import json
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 import uuid
 
-from .stats import median, percentile
+from .api_client import parallel, rates
+from .http_server import NotAvailable, OdooServer
+from .stats import median
 
 API_GROUP = "loyalty_crm.group_loyalty_api"
 BASE = "/api/loyalty/v1"
-RETRY_STATUSES = {409, 429, 502, 503, 504}
-SERVER_SCRIPT = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "odoo_server.py"
-)
-
-
-class NotAvailable(Exception):
-    pass
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def api_key(registry, env_factory):
@@ -73,181 +51,14 @@ def api_key(registry, env_factory):
         )
 
 
-class Server:
-    """odoo-bin with prefork workers on a free port, for the duration of a block."""
-
-    def __init__(self, conf, db, workers=4):
-        self.conf, self.db, self.workers = conf, db, workers
-        self.port = _free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-odoo-", suffix=".log")
-        self.proc = None
-
-    def __enter__(self):
-        import odoo
-
-        # odoo-bin, without its long-polling process (see odoo_server.py)
-        env = dict(os.environ)
-        odoo_dir = os.path.dirname(os.path.dirname(odoo.__file__))
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (odoo_dir, env.get("PYTHONPATH")) if p
-        )
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                SERVER_SCRIPT,
-                "-c",
-                self.conf,
-                "-d",
-                self.db,
-                f"--http-port={self.port}",
-                "--http-interface=127.0.0.1",
-                f"--workers={self.workers}",
-                "--max-cron-threads=0",
-                "--limit-time-real=600",
-                "--limit-time-cpu=600",
-                "--limit-request=100000",
-                "--log-level=warn",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"odoo-bin exited: {self.tail()}")
-            try:
-                status, _body = self.request("GET", "/web/health")
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"odoo-bin did not answer in time: {self.tail()}")
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.flush()
-        with open(self.log.name, "rb") as f:
-            text = f.read().decode(errors="replace")
-        # Odoo retries a transaction that hit a serialization failure (two
-        # requests on the same rows) and logs each failed attempt
-        self.log_counts = {
-            "serialization_failures_retried_by_odoo": text.count(
-                "could not serialize access"
-            ),
-            "tracebacks": text.count("Traceback (most recent call last)"),
-        }
-        self.log.close()
-
-    def tail(self):
-        self.log.flush()
-        with open(self.log.name, "rb") as f:
-            return f.read()[-3000:].decode(errors="replace")
-
-    def request(self, method, path, body=None, headers=None, conn=None):
-        own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        try:
-            conn.request(
-                method,
-                path,
-                body=json.dumps(body) if body is not None else None,
-                headers=headers or {},
-            )
-            response = conn.getresponse()
-            data = response.read()
-            return response.status, data
-        finally:
-            if own:
-                conn.close()
-
-
-class Client:
-    def __init__(self, server, key):
-        self.server = server
-        self.headers = {
-            "Authorization": f"Bearer {key}",
-            "Content-Type": "application/json",
-        }
-        self.conn = None
-
-    def post(self, path, body, stats):
-        """POST with retries; returns (status, json)."""
-        for attempt in range(8):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(
-                    "127.0.0.1", self.server.port, timeout=120
-                )
-            t0 = time.perf_counter()
-            try:
-                status, data = self.server.request(
-                    "POST", BASE + path, body, self.headers, conn=self.conn
-                )
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = None
-                stats["retries"] += 1
-                continue
-            stats["latencies"].append((time.perf_counter() - t0) * 1000.0)
-            try:
-                payload = json.loads(data or b"{}")
-            except ValueError:
-                payload = {}
-            code = (payload.get("error") or {}).get("code", "")
-            if status in RETRY_STATUSES and code != "idempotency_conflict":
-                stats["retries"] += 1
-                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
-                continue
-            key = f"{status} {code}" if code else str(status)
-            stats["statuses"][key] = stats["statuses"].get(key, 0) + 1
-            if status >= 500:
-                stats["errors"].append(data[:300].decode(errors="replace"))
-            return status, payload
-        stats["gave_up"] += 1
-        return None, {}
-
-
-def _new_stats():
-    return {"latencies": [], "statuses": {}, "retries": 0, "gave_up": 0, "errors": []}
-
-
-def _merge(all_stats):
-    merged = _new_stats()
-    for s in all_stats:
-        merged["latencies"] += s["latencies"]
-        merged["retries"] += s["retries"]
-        merged["gave_up"] += s["gave_up"]
-        merged["errors"] += s["errors"]
-        for k, v in s["statuses"].items():
-            merged["statuses"][k] = merged["statuses"].get(k, 0) + v
-    return merged
+# the API bench's clients wait a little before a retry and count a refusal
+# under its error code
+CLIENT_OPTIONS = {"backoff": 0.05, "label_codes": True}
 
 
 def _parallel(server, key, clients, work):
     """``work(client, index, stats)`` in ``clients`` threads; returns stats and s."""
-    stats = [_new_stats() for _i in range(clients)]
-    barrier = threading.Barrier(clients)
-
-    def run(i):
-        client = Client(server, key)
-        barrier.wait()
-        work(client, i, stats[i])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return _merge(stats), time.perf_counter() - t0
+    return parallel([server], key, clients, work, **CLIENT_OPTIONS)
 
 
 def overdrafts(registry, env_factory, card_ids=None):
@@ -293,13 +104,14 @@ def _top_up(registry, env_factory, card_id, balance):
 
 
 def _summary(stats, seconds, bad):
-    n = len(stats["latencies"])
+    figures = rates(stats, seconds)
+    rps = figures["requests_per_second"]
     return {
-        "requests": n,
+        "requests": figures["requests"],
         "seconds": round(seconds, 2),
-        "requests_per_second": round(n / seconds, 1) if seconds else None,
-        "p50_ms": round(percentile(stats["latencies"], 50) or 0, 1),
-        "p95_ms": round(percentile(stats["latencies"], 95) or 0, 1),
+        "requests_per_second": round(rps, 1) if rps is not None else None,
+        "p50_ms": round(figures["p50_ms"], 1),
+        "p95_ms": round(figures["p95_ms"], 1),
         "statuses": {str(k): v for k, v in sorted(stats["statuses"].items())},
         "retries": stats["retries"],
         "gave_up": stats["gave_up"],
@@ -336,7 +148,7 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
     distinct = cards[1:]
     per_client = max(requests_per_case // clients, 1)
     result = {}
-    with Server(conf, db) as server:
+    with OdooServer(conf, db) as server:
         status, _body = server.request("GET", BASE + "/openapi.json")
         if status == 404:
             return {"status": "not available", "reason": f"{BASE} is not served"}
@@ -366,7 +178,7 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
                             if path == "/accruals"
                             else _redemption(code, tag)
                         )
-                        client.post(path, body, stats)
+                        client.call("POST", BASE + path, body, stats)
 
                 stats, seconds = _parallel(server, key, clients, work)
                 ids = [one[0]] if single else [c[0] for c in distinct]
@@ -401,7 +213,7 @@ def soak(registry, env_factory, conf, db, clients=8, total=20000):
         return {"status": "not available", "reason": str(error)}
     cards = _cards(registry, env_factory, 1000)
     per_client = max(total // clients, 1)
-    with Server(conf, db) as server:
+    with OdooServer(conf, db) as server:
         status, _body = server.request("GET", BASE + "/openapi.json")
         if status == 404:
             return {"status": "not available", "reason": f"{BASE} is not served"}
@@ -411,10 +223,13 @@ def soak(registry, env_factory, conf, db, clients=8, total=20000):
             for _j in range(per_client):
                 code = rnd.choice(cards)[1]
                 if rnd.random() < 0.7:
-                    client.post("/accruals", _accrual(code, "soak"), stats)
+                    client.call(
+                        "POST", f"{BASE}/accruals", _accrual(code, "soak"), stats
+                    )
                 else:
-                    client.post(
-                        "/redemptions",
+                    client.call(
+                        "POST",
+                        f"{BASE}/redemptions",
                         _redemption(code, "soak", rnd.choice([1.0, 5.0, 20.0])),
                         stats,
                     )

@@ -14,96 +14,23 @@ the server's log, none retried by the client) and every accrual answered 201
 must be in the ledger exactly once, with the card's balance equal to its ledger.
 """
 
-import http.client
 import json
-import time
 import uuid
 
-from .api_bench import BASE, Server, _cards, api_key, overdrafts
-from .stats import median, percentile
+from .api_bench import BASE, _cards, api_key, overdrafts
+from .api_client import each_request, parallel, rates
+from .http_server import OdooServer
+from .stats import median
 
 FLOOR_PATH = "/web/webclient/version_info"
 BLOCKS = 4  # rounds of the four cases per run
 FLOOR_BODY = {"jsonrpc": "2.0", "method": "call", "params": {}}
 
 
-class _Client:
-    """One keep-alive connection; counts what the server refused transiently."""
-
-    def __init__(self, server, key):
-        self.server = server
-        self.headers = {
-            "Authorization": f"Bearer {key}",
-            "Content-Type": "application/json",
-        }
-        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-
-    def call(self, method, path, body, stats):
-        for _attempt in range(8):
-            t0 = time.perf_counter()
-            try:
-                status, data = self.server.request(
-                    method, path, body, self.headers, conn=self.conn
-                )
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(
-                    "127.0.0.1", self.server.port, timeout=120
-                )
-                stats["retries"] += 1
-                continue
-            stats["latencies"].append((time.perf_counter() - t0) * 1000.0)
-            if status in (409, 429, 502, 503, 504) and b"idempotency_conflict" not in (
-                data or b""
-            ):
-                stats["retries"] += 1
-                continue
-            stats["statuses"][status] = stats["statuses"].get(status, 0) + 1
-            return status, data
-        stats["gave_up"] += 1
-        return None, b""
-
-
 def _parallel(server, key, clients, per_client, make_request):
-    import threading
-
-    stats = [
-        {"latencies": [], "statuses": {}, "retries": 0, "gave_up": 0, "answers": []}
-        for _i in range(clients)
-    ]
-    barrier = threading.Barrier(clients)
-
-    def run(i):
-        client = _Client(server, key)
-        barrier.wait()
-        for j in range(per_client):
-            method, path, body = make_request(i, j)
-            status, data = client.call(method, path, body, stats[i])
-            stats[i]["answers"].append((status, body, data))
-        client.conn.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - t0
-    merged = {
-        "latencies": [],
-        "statuses": {},
-        "retries": 0,
-        "gave_up": 0,
-        "answers": [],
-    }
-    for s in stats:
-        merged["latencies"] += s["latencies"]
-        merged["retries"] += s["retries"]
-        merged["gave_up"] += s["gave_up"]
-        merged["answers"] += s["answers"]
-        for k, v in s["statuses"].items():
-            merged["statuses"][k] = merged["statuses"].get(k, 0) + v
-    return merged, seconds
+    """``per_client`` requests ``make_request(i, j)`` in each of ``clients``
+    threads (no wait before a retry); returns the stats and the seconds."""
+    return parallel([server], key, clients, each_request(per_client, make_request))
 
 
 def _ledger_of_run(registry, env_factory, tag):
@@ -127,17 +54,14 @@ def _summary(stats):
         for s, _b, d in stats["answers"]
         if s not in (200, 201)
     ]
-    return {
-        "requests_per_second": len(stats["latencies"]) / stats["seconds"],
-        "p50_ms": percentile(stats["latencies"], 50),
-        "p95_ms": percentile(stats["latencies"], 95),
-        "requests": len(stats["latencies"]),
-        "retries": stats["retries"],
-        "gave_up": stats["gave_up"],
-        "failed": len(bad),
-        "failures": bad[:3],
-        "statuses": {str(k): v for k, v in stats["statuses"].items()},
-    }
+    return dict(
+        rates(stats, stats["seconds"]),
+        retries=stats["retries"],
+        gave_up=stats["gave_up"],
+        failed=len(bad),
+        failures=bad[:3],
+        statuses={str(k): v for k, v in stats["statuses"].items()},
+    )
 
 
 def _check_one_card(answers, posted, one_card):
@@ -208,7 +132,7 @@ def run(registry, env_factory, conf, db, clients=8, requests_per_case=400, runs=
         }[case]
         return _parallel(server, key, clients, count, make)
 
-    with Server(conf, db) as server:
+    with OdooServer(conf, db) as server:
         # every worker's first requests (registry, caches, connections) not counted
         for case in cases:
             measure(case, f"warm-{uuid.uuid4().hex[:8]}", per_block)

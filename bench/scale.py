@@ -31,39 +31,26 @@ What it proves, with figures:
 """
 
 import contextlib
-import json
+import datetime
 import os
 import pwd
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 
-from .api_bench import BASE, SERVER_SCRIPT, _cards, _top_up, api_key
-from .api_floor import _Client
-from .stats import percentile
+from .api_bench import BASE, _cards, _top_up, api_key
+from .api_client import Client, each_request, new_stats, parallel, rates
+from .http_server import NotAvailable, OdooServer, free_port
 
 PG_BIN = os.environ.get("BENCH_PG_BIN", "/usr/lib/postgresql/15/bin")
 CRONS = (
     "loyalty_crm.ir_cron_loyalty_ledger_reconcile",
     "loyalty_crm.ir_cron_loyalty_release_pending",
 )
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class NotAvailable(Exception):
-    pass
 
 
 class Postgres:
@@ -76,8 +63,8 @@ class Postgres:
         self.work = work
         self.primary_dir = os.path.join(work, "primary")
         self.replica_dir = os.path.join(work, "replica")
-        self.primary_port = _free_port()
-        self.replica_port = _free_port()
+        self.primary_port = free_port()
+        self.replica_port = free_port()
         self.user = os.environ.get("PGUSER") or pwd.getpwuid(os.getuid()).pw_name
         self.started = []
 
@@ -193,102 +180,26 @@ class Postgres:
         return [line.split("\t") for line in out.splitlines() if line]
 
 
-class OdooServer:
+def _odoo_server(name, conf, db, pg, work, workers):
     """odoo-bin with prefork workers and a cron worker, on the private primary
-    and its replica."""
-
-    def __init__(self, name, conf, db, pg, work, workers=2):
-        self.name, self.conf, self.db, self.pg = name, conf, db, pg
-        self.port = _free_port()
-        self.workers = workers
-        self.log_path = os.path.join(work, f"odoo-{name}.log")
-        self.proc = None
-
-    def __enter__(self):
-        import odoo
-
-        env = dict(os.environ)
-        odoo_dir = os.path.dirname(os.path.dirname(odoo.__file__))
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (odoo_dir, env.get("PYTHONPATH")) if p
-        )
-        env["ODOO_PGAPPNAME"] = f"odoo-{self.name}-{{pid}}"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                SERVER_SCRIPT,
-                "-c",
-                self.conf,
-                "-d",
-                self.db,
-                "--db_host=127.0.0.1",
-                f"--db_port={self.pg.primary_port}",
-                "--db_replica_host=127.0.0.1",
-                f"--db_replica_port={self.pg.replica_port}",
-                f"--http-port={self.port}",
-                "--http-interface=127.0.0.1",
-                f"--workers={self.workers}",
-                "--max-cron-threads=1",
-                "--limit-time-real=600",
-                "--limit-time-cpu=600",
-                "--limit-request=100000",
-                "--log-level=warn",
-                "--log-handler=odoo.addons.base.models.ir_cron:INFO",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"odoo-bin {self.name} exited: {self.tail()}")
-            try:
-                status, _body = self.request("GET", "/web/health")
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"odoo-bin {self.name} did not answer: {self.tail()}")
-
-    def request(self, method, path, body=None, headers=None, conn=None):
-        import http.client
-
-        own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        try:
-            conn.request(
-                method,
-                path,
-                body=json.dumps(body) if body is not None else None,
-                headers=headers or {},
-            )
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            if own:
-                conn.close()
-
-    def text(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def tail(self):
-        return self.text()[-3000:]
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
+    and its replica; its log says which worker (pid) answered each request."""
+    return OdooServer(
+        conf,
+        db,
+        workers,
+        name=name,
+        log_path=os.path.join(work, f"odoo-{name}.log"),
+        env={"ODOO_PGAPPNAME": f"odoo-{name}-{{pid}}"},
+        args=[
+            "--db_host=127.0.0.1",
+            f"--db_port={pg.primary_port}",
+            "--db_replica_host=127.0.0.1",
+            f"--db_replica_port={pg.replica_port}",
+            "--max-cron-threads=1",
+            "--log-handler=odoo.addons.base.models.ir_cron:INFO",
+            "--log-handler=werkzeug:INFO",
+        ],
+    )
 
 
 def _copy_database(src_conf_db, pg, db):
@@ -353,7 +264,9 @@ def _scans(pg, port, db):
 
 def _wait_replayed(pg, db, timeout=60):
     """Until the replica has replayed everything the primary wrote."""
-    [[lsn]] = pg.psql(pg.primary_port, db, "SELECT pg_current_wal_lsn()")
+    # the insert position: with synchronous_commit off, a commit's record may
+    # not be written out yet (the write position may be before it)
+    [[lsn]] = pg.psql(pg.primary_port, db, "SELECT pg_current_wal_insert_lsn()")
     deadline = time.time() + timeout
     while time.time() < deadline:
         [[done]] = pg.psql(
@@ -369,40 +282,15 @@ def _wait_replayed(pg, db, timeout=60):
 
 def _spread(servers, key, clients, per_client, make_request):
     """``clients`` threads, client ``i`` on server ``i % len(servers)``."""
-    stats = [
-        {"latencies": [], "statuses": {}, "retries": 0, "gave_up": 0, "answers": []}
-        for _i in range(clients)
-    ]
-    barrier = threading.Barrier(clients)
-
-    def run(i):
-        client = _Client(servers[i % len(servers)], key)
-        barrier.wait()
-        for j in range(per_client):
-            method, path, body = make_request(i, j)
-            status, data = client.call(method, path, body, stats[i])
-            stats[i]["answers"].append((status, body, data))
-        client.conn.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - t0
-    merged = {"latencies": [], "statuses": {}, "retries": 0, "answers": []}
-    for s in stats:
-        merged["latencies"] += s["latencies"]
-        merged["retries"] += s["retries"]
-        merged["answers"] += s["answers"]
-        for k, v in s["statuses"].items():
-            merged["statuses"][str(k)] = merged["statuses"].get(str(k), 0) + v
-    merged["seconds"] = seconds
-    merged["requests_per_second"] = round(len(merged["latencies"]) / seconds, 1)
-    merged["p50_ms"] = round(percentile(merged["latencies"], 50) or 0, 1)
-    merged["p95_ms"] = round(percentile(merged["latencies"], 95) or 0, 1)
-    return merged
+    stats, seconds = parallel(
+        servers, key, clients, each_request(per_client, make_request)
+    )
+    figures = rates(stats, seconds)
+    stats["seconds"] = seconds
+    stats["requests_per_second"] = round(figures["requests_per_second"], 1)
+    stats["p50_ms"] = round(figures["p50_ms"], 1)
+    stats["p95_ms"] = round(figures["p95_ms"], 1)
+    return stats
 
 
 def _summary(stats):
@@ -443,8 +331,8 @@ def run(registry, env_factory, conf, db, clients=8, requests=400, workers=2):
             result["setup_seconds"] = round(time.perf_counter() - t0, 1)
             server_conf = _db_conf(conf, work)
             with (
-                OdooServer("A", server_conf, scale_db, pg, work, workers) as a,
-                OdooServer("B", server_conf, scale_db, pg, work, workers) as b,
+                _odoo_server("A", server_conf, scale_db, pg, work, workers) as a,
+                _odoo_server("B", server_conf, scale_db, pg, work, workers) as b,
             ):
                 result.update(
                     _measure(
@@ -457,6 +345,7 @@ def run(registry, env_factory, conf, db, clients=8, requests=400, workers=2):
                         clients,
                         requests,
                         payable,
+                        env_factory,
                     )
                 )
                 logs = {s.name: s.text() for s in (a, b)}
@@ -485,6 +374,7 @@ def run(registry, env_factory, conf, db, clients=8, requests=400, workers=2):
         "each cron once": all(
             c["runs_total"] == c["triggers"] for c in result["crons"].values()
         ),
+        **_revocation_checks(result["revocation"]),
     }
     result["passed"] = all(checks.values())
     return result
@@ -553,11 +443,8 @@ class _Scenario:
         lock = threading.Lock()
 
         def send_both(i):
-            pair = [_Client(server, self.key) for server in self.servers]
-            stats = [
-                {"latencies": [], "statuses": {}, "retries": 0, "gave_up": 0}
-                for _k in (0, 1)
-            ]
+            pair = [Client(server, self.key) for server in self.servers]
+            stats = [new_stats() for _k in (0, 1)]
             for body in bodies[i]:
                 got = [None, None]
 
@@ -690,15 +577,187 @@ class _Scenario:
             time.sleep(10)  # every triggered job done before the next trigger
         return names
 
+    def probe(self, key, per_client=8):
+        """Requests with ``key`` on each server in turn, ``2 * workers`` clients:
+        lookups (read on the replica) and accruals (on the primary), each on a
+        new connection (Odoo's workers close it after the answer), so that every
+        worker serves its share; the server's log says which worker answered."""
 
-def _measure(pg, db, servers, key, one, distinct, clients, requests, payable):
+        def request(i, j):
+            if j % 2:
+                body = self.accrual(i, j, f"{self.tag}-probe-{uuid.uuid4()}")
+                return "POST", f"{BASE}/accruals", body
+            return self.lookup(i, j)
+
+        out = {}
+        for server in self.servers:
+            start = len(server.text())
+            stats = _spread([server], key, 2 * server.workers, per_client, request)
+            out[server.name] = {
+                "workers": server.workers,
+                "statuses": stats["statuses"],
+                "by_worker": _by_worker(server.text()[start:]),
+            }
+        return out
+
+    def revocation(self, env_factory):
+        """A second key of the API user, used by every worker of both servers
+        (each keeps it in its ``ormcache``), then revoked as Odoo does
+        (``_remove()``, committed, then the cleared cache signaled): every request
+        with it must then be refused (401) by every worker. Likewise the API
+        user archived (refused), then unarchived (accepted again). Last, a key
+        revoked while the replica does not replay (paused): once the replica has
+        caught up, every request with it must be refused."""
+        pg, db = self.pg, self.db
+        out = {}
+        with _registry_on_primary(pg, db) as registry:
+
+            def change(do):
+                """As Odoo's request handling: committed, then signaled."""
+                with (
+                    registry.manage_changes(),
+                    env_factory(registry, commit=True) as env,
+                ):
+                    return do(env)
+
+            uid = change(
+                lambda env: env["res.users"].search([("login", "=", "bench_api")]).id
+            )
+
+            def new_key(env):
+                keys = env["res.users.apikeys"].with_user(uid).sudo()
+                name = f"{self.tag} revocation {uuid.uuid4().hex[:6]}"
+                expiry = datetime.datetime.now() + datetime.timedelta(days=1)
+                key = keys._generate(None, name, expiry)
+                return key, keys.search([("name", "=", name)]).id
+
+            def revoke(key_id):
+                change(lambda env: env["res.users.apikeys"].browse(key_id)._remove())
+
+            def set_active(active):
+                change(
+                    lambda env: env["res.users"].browse(uid).write({"active": active})
+                )
+
+            key, key_id = change(new_key)
+            _wait_replayed(pg, db)
+            out["used"] = self.probe(key)
+            revoke(key_id)
+            _wait_replayed(pg, db)
+            out["revoked"] = self.probe(key)
+            set_active(False)
+            _wait_replayed(pg, db)
+            out["user archived"] = self.probe(self.key)
+            set_active(True)
+            _wait_replayed(pg, db)
+            out["user unarchived"] = self.probe(self.key)
+            # the replica lags: a key revoked on the primary is still on it
+            key, key_id = change(new_key)
+            _wait_replayed(pg, db)
+            out["lag: used"] = self.probe(key)
+            pg.psql(pg.replica_port, db, "SELECT pg_wal_replay_pause()")
+            try:
+                revoke(key_id)
+                out["lag: revoked, replica not replayed"] = self.probe(key)
+            finally:
+                pg.psql(pg.replica_port, db, "SELECT pg_wal_replay_resume()")
+            _wait_replayed(pg, db)
+            out["lag: revoked, replica replayed"] = self.probe(key)
+        return out
+
+
+def _measure(
+    pg, db, servers, key, one, distinct, clients, requests, payable, env_factory
+):
     scenario = _Scenario(pg, db, servers, key, one, distinct, clients, requests)
     out = {"reads": scenario.reads()}
     out["accruals"], out["writes"] = scenario.accruals()
     out["one card"] = scenario.one_card(payable)
     out["throughput"] = scenario.throughput()
     out["_cron_names"] = scenario.crons()
+    out["revocation"] = scenario.revocation(env_factory)
     return out
+
+
+@contextlib.contextmanager
+def _registry_on_primary(pg, db):
+    """An Odoo registry, in this process, of the copy on the private primary, to
+    change keys and users as a server does (ORM, then cache signaling).
+
+    Odoo's connection settings are global: they name the primary while this
+    registry is in use; the bench's own registry keeps its connections."""
+    from odoo.modules.registry import Registry
+    from odoo.sql_db import close_db
+    from odoo.tools import config
+
+    settings = {
+        "db_host": "127.0.0.1",
+        "db_port": pg.primary_port,
+        "db_replica_host": False,
+        "db_replica_port": False,
+    }
+    saved = {name: config.get(name) for name in settings}
+    for name, value in settings.items():
+        config[name] = value
+    try:
+        yield Registry(db)
+    finally:
+        Registry.delete(db)
+        close_db(db)
+        for name, value in saved.items():
+            config[name] = value
+
+
+# a request in a server's log (werkzeug, INFO): its worker's pid, path and status
+_REQUEST_LOG = re.compile(
+    r'^\S+ \S+ (\d+) INFO \S+ werkzeug: .*?"[A-Z]+ (\S+) [^"]*" (\d{3}) ', re.M
+)
+
+
+def _by_worker(log):
+    """{pid: {status: requests}} of the API requests in a piece of a server's log."""
+    workers = {}
+    for pid, path, status in _REQUEST_LOG.findall(log):
+        if path.startswith(BASE):
+            counts = workers.setdefault(pid, {})
+            counts[status] = counts.get(status, 0) + 1
+    return workers
+
+
+def _answered(probe, statuses):
+    """Every request of the probe answered with one of ``statuses``, by every
+    worker of each server."""
+    return all(
+        len(side["by_worker"]) == side["workers"]
+        and set(side["statuses"]) <= statuses
+        and all(set(counts) <= statuses for counts in side["by_worker"].values())
+        for side in probe.values()
+    )
+
+
+def _same_workers(probe, before):
+    """The workers that answered ``before`` answered the probe too."""
+    return all(
+        set(before[name]["by_worker"]) <= set(side["by_worker"])
+        for name, side in probe.items()
+    )
+
+
+def _revocation_checks(probes):
+    ok, refused = {"200", "201"}, {"401"}
+    return {
+        "revoked key refused by every worker": _answered(probes["used"], ok)
+        and _answered(probes["revoked"], refused)
+        and _same_workers(probes["revoked"], probes["used"]),
+        "archived user refused, unarchived accepted": _answered(
+            probes["user archived"], refused
+        )
+        and _answered(probes["user unarchived"], ok),
+        "revoked key refused once the replica replayed": _answered(
+            probes["lag: used"], ok
+        )
+        and _answered(probes["lag: revoked, replica replayed"], refused),
+    }
 
 
 def _crons_once_counts(logs, names):
