@@ -267,6 +267,23 @@ def ref(url, session, xmlid):
     return rows[0]["res_id"] if rows else None
 
 
+def _scan_olgas_card(b, ctx):
+    """Ольга's card, scanned at the till (found by phone, spending would ask for
+    the SMS code)."""
+    olga = ref(ctx.url, ctx.admin, "loyalty_crm.demo_member_olga")
+    card = call(
+        ctx.url,
+        ctx.admin,
+        "res.partner",
+        "read",
+        [[olga], ["loyalty_card_code"]],
+    )[0]["loyalty_card_code"]
+    b.click(".o_lc_member_button")
+    b.type(".modal .o_lc_member_term", card)
+    b.click(".modal .o_lc_member_find")
+    b.wait_for(".o_lc_member_panel .o_lc_member_name")
+
+
 def open_till(b, ctx):
     """The first store's till, a register open, a member found and a dress."""
     config = call(
@@ -293,19 +310,7 @@ def open_till(b, ctx):
         ready = b.js("!!document.querySelector('.product-screen .o_lc_member_button')")
         calm = calm + 1 if ready and not clicked else 0
         time.sleep(1.5)
-    # Ольга's card, scanned (found by phone, spending would ask for the SMS code)
-    olga = ref(ctx.url, ctx.admin, "loyalty_crm.demo_member_olga")
-    card = call(
-        ctx.url,
-        ctx.admin,
-        "res.partner",
-        "read",
-        [[olga], ["loyalty_card_code"]],
-    )[0]["loyalty_card_code"]
-    b.click(".o_lc_member_button")
-    b.type(".modal .o_lc_member_term", card)
-    b.click(".modal .o_lc_member_find")
-    b.wait_for(".o_lc_member_panel .o_lc_member_name")
+    _scan_olgas_card(b, ctx)
     b.click("article.product, .product-list .product", "Платье")
     b.wait_for(".orderline", "Платье")
     b.settle()
@@ -369,19 +374,7 @@ def till_1024(b, ctx):
     b.resize(1024, 768)
     b.click(".receipt-screen .button.next.highlight[name='done']")
     b.wait_for(".product-screen .o_lc_member_button")
-    # Ольга's card, scanned (found by phone, spending would ask for the SMS code)
-    olga = ref(ctx.url, ctx.admin, "loyalty_crm.demo_member_olga")
-    card = call(
-        ctx.url,
-        ctx.admin,
-        "res.partner",
-        "read",
-        [[olga], ["loyalty_card_code"]],
-    )[0]["loyalty_card_code"]
-    b.click(".o_lc_member_button")
-    b.type(".modal .o_lc_member_term", card)
-    b.click(".modal .o_lc_member_find")
-    b.wait_for(".o_lc_member_panel .o_lc_member_name")
+    _scan_olgas_card(b, ctx)
     b.click("article.product, .product-list .product", "Джинсы")
     b.wait_for(".orderline", "Джинсы")
     b.settle()

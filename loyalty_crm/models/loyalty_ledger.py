@@ -294,20 +294,18 @@ class LoyaltyLedger(models.Model):
         replacement) is what they hold under the lock, whatever was cached
         before, without reading them again."""
         if cards:
-            self._lock_cards_where(SQL("c.id IN %s", tuple(cards.ids)))
-
-    @api.model
-    def _lock_cards_where(self, condition):
-        return self._read_cards_where(condition, lock=True)
+            self._read_cards_where(SQL("c.id IN %s", tuple(cards.ids)), lock=True)
 
     @api.model
     def _read_cards_where(
         self, condition, lock=False, member_fields=(), pending=False, program=False
     ):
-        """The cards matching the SQL ``condition`` (on the card ``c`` and its
-        member ``p``), read in one query and put in cache: their columns,
-        ``member_fields`` of their member, with ``pending`` their pending
-        points, with ``program`` their program's columns. ``lock``: their rows
+        """The cards matching the SQL ``condition`` (on the card ``c`` and, when
+        ``member_fields`` are asked, its member ``p``), read in one query and put
+        in cache: their columns, ``member_fields`` of their member, with
+        ``pending`` their pending points, with ``program`` their program's
+        columns (joined only when asked: locking the cards of a till's orders or
+        of a nightly batch reads the cards alone). ``lock``: their rows
         are locked until the transaction ends, in id order, and what is cached
         of them is what they hold under the lock (:meth:`_lock_cards`)."""
         Card, Partner = self.env["loyalty.card"], self.env["res.partner"]
@@ -331,13 +329,16 @@ class LoyaltyLedger(models.Model):
                     " WHERE l.card_id = c.id AND l.state = 'pending')"
                 )
             )
+        joins = []
+        if member_columns:
+            joins.append(SQL("LEFT JOIN res_partner p ON p.id = c.partner_id"))
+        if program_columns:
+            joins.append(SQL("LEFT JOIN loyalty_program g ON g.id = c.program_id"))
         rows = self.env.execute_query(
             SQL(
-                "SELECT c.id, %s FROM loyalty_card c"
-                " LEFT JOIN res_partner p ON p.id = c.partner_id"
-                " LEFT JOIN loyalty_program g ON g.id = c.program_id"
-                " WHERE %s ORDER BY c.id %s",
+                "SELECT c.id, %s FROM loyalty_card c %s WHERE %s ORDER BY c.id %s",
                 SQL(", ").join(terms),
+                SQL(" ").join(joins),
                 condition,
                 SQL("FOR NO KEY UPDATE OF c") if lock else SQL(),
             )

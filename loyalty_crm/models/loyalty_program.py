@@ -324,7 +324,6 @@ class LoyaltyProgram(models.Model):
         )
         return rules, tiers
 
-    @api.model
     @tools.ormcache("self.id", "self.env.lang")
     def _loyalty_tier_names(self):
         """``((tier id, name), ...)`` of the program's tiers in the language of

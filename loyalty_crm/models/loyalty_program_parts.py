@@ -38,20 +38,25 @@ class LoyaltyEarningCacheMixin(models.AbstractModel):
     _name = "loyalty.earning.cache.mixin"
     _description = "Cached Earning Settings"
 
+    # after the change succeeded, and only when there was one: every server's
+    # whole cache is cleared, not to be set off by a refused or empty RPC call
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
-        self.env.registry.clear_cache()
+        if records:
+            self.env.registry.clear_cache()
         return records
 
     def write(self, vals):
         res = super().write(vals)
-        self.env.registry.clear_cache()
+        if self:
+            self.env.registry.clear_cache()
         return res
 
     def unlink(self):
         res = super().unlink()
-        self.env.registry.clear_cache()
+        if self:
+            self.env.registry.clear_cache()
         return res
 
 

@@ -6,7 +6,9 @@ program: each attack below is what such a user could do with a plain
 ``execute_kw`` on a database without loyalty_crm's guards.
 """
 
+import contextlib
 from datetime import timedelta
+from unittest.mock import patch
 from xmlrpc.client import Fault
 
 from odoo import fields
@@ -709,3 +711,78 @@ class TestAccessRpc(HttpCase):
             )[0]["rfm_monetary"],
             1,
         )
+
+    def test_no_outsider_clears_the_servers_caches(self):
+        """Keeping API keys and earning rules per process means clearing every
+        server's whole cache when they change: a portal or plain internal user
+        sets off no clearing, neither with calls refused to them nor with calls
+        that change nothing (empty lists of ids, accepted by Odoo before any
+        access check); a manager's real change does clear."""
+        api_user = new_test_user(
+            self.env,
+            "lc_acl_api",
+            groups="base.group_user,loyalty_crm.group_loyalty_api",
+        )
+        key = self.env["res.users.apikeys"].with_user(api_user).sudo()
+        key._generate(None, "cache", None)
+        key_id = key.search([("user_id", "=", api_user.id)], limit=1).id
+        coalition = self.env["loyalty.coalition.partner"].create(
+            {
+                "name": "Кафе",
+                "partner_id": self.accomplice.id,
+                "user_id": api_user.id,
+                "program_id": self.program.id,
+            }
+        )
+        company = self.env.company
+        calls = [
+            ("res.users.apikeys", "unlink", [key_id]),
+            ("res.users.apikeys", "unlink", []),
+            ("res.partner", "write", [api_user.partner_id.id], {"tz": "UTC"}),
+            ("res.company", "write", [company.id], {"loyalty_bonus_program_id": False}),
+            ("res.company", "write", [], {"loyalty_bonus_program_id": False}),
+            ("loyalty.coalition.partner", "write", [coalition.id], {"name": "x"}),
+            ("loyalty.coalition.partner", "unlink", [coalition.id]),
+        ]
+        for model in (
+            "loyalty.coalition.partner",
+            "loyalty.program",
+            "loyalty.rule",
+            "loyalty.tier",
+        ):
+            calls += [
+                (model, "create", []),
+                (model, "write", [], {}),
+                (model, "unlink", []),
+            ]
+        calls += [
+            ("loyalty.program", "write", [self.program.id], {"name": "x"}),
+            ("loyalty.rule", "unlink", self.program.rule_ids.ids),
+        ]
+        registry = type(self.registry)
+        original = registry.clear_cache
+        cleared = []
+
+        def counted(reg, *names):
+            cleared.append(names)
+            return original(reg, *names)
+
+        with patch.object(registry, "clear_cache", counted):
+            for login in ("lc_acl_portal", "lc_acl_internal"):
+                self.rpc(login, "res.partner", "search", [])  # logged in once
+                for model, method, *args in calls:
+                    cleared.clear()
+                    with self.subTest(login=login, call=(model, method, args)):
+                        # refused or accepted: either way nothing is cleared
+                        with contextlib.suppress(Fault):
+                            self.rpc(login, model, method, *args)
+                        self.assertEqual(cleared, [])
+            # the spy sees a real change: a manager's
+            self.rpc(
+                "lc_acl_loyalty_manager",
+                "loyalty.coalition.partner",
+                "write",
+                [coalition.id],
+                {"name": "Кафе «Берёзка»"},
+            )
+            self.assertTrue(cleared)

@@ -271,6 +271,28 @@ class TestApi(ApiCase):
             self.env["loyalty.api"]._check_api_key(key)["program_id"], program.id
         )
 
+    def test_a_members_language_leaves_every_servers_caches_alone(self):
+        """Clearing what is kept of the keys clears every server's caches: a
+        member (a portal user without API key) who changes their language or
+        time zone sets nothing off; the key's user's partner does."""
+        user = new_test_user(
+            self.env,
+            "lc_api_lang",
+            groups="base.group_user,loyalty_crm.group_loyalty_api",
+        )
+        key = self._key(user)
+        member = new_test_user(self.env, "lc_portal_lang", groups="base.group_portal")
+        Api = self.env["loyalty.api"]
+        Api._check_api_key(key)
+        member.partner_id.write({"lang": "ru_RU", "tz": "Europe/Moscow"})
+        with self.assertQueryCount(0):
+            Api._check_api_key(key)
+        user.partner_id.tz = "Asia/Yekaterinburg"
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        self.assertEqual(Api._check_api_key(key)["tz"], "Asia/Yekaterinburg")
+        self.assertEqual(self.env.cr.sql_log_count - before, 1)
+
     def test_unknown_keys_are_not_kept(self):
         """Keys a client makes up are refused without filling the cache."""
         Api = self.env["loyalty.api"]

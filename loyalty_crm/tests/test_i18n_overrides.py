@@ -102,3 +102,26 @@ class TestCoreTermOverrides(HttpCase):
                 ):
                     different.setdefault(msgid, {})[module] = msgstr
         self.assertFalse(different, "loyalty_crm's Russian differs from Odoo's")
+
+    def test_the_translations_route_with_hostile_arguments(self):
+        """/web/webclient/translations is public: made-up, empty or endless module
+        lists and unknown languages get Odoo's JSON answer (loyalty_crm's terms
+        last whenever they are in it), never a server error."""
+        made_up = ",".join(f"nope{i}" for i in range(2000))
+        for query in (
+            "mods=",
+            "mods=,,,",
+            "mods=loyalty_crm",
+            "mods=loyalty_crm,web,mail,point_of_sale",
+            "mods=web",
+            f"mods={made_up},loyalty_crm",
+            "mods=loyalty_crm&lang=xx_XX",
+            "mods=loyalty_crm&lang=../../etc",
+            "lang=%00",
+        ):
+            with self.subTest(query=query[:40]):
+                response = self.url_open(f"/web/webclient/translations/x?{query}")
+                self.assertEqual(response.status_code, 200)
+                modules = list(response.json()["modules"])
+                if "loyalty_crm" in modules:
+                    self.assertEqual(modules[-1], "loyalty_crm")

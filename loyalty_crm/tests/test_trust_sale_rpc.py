@@ -141,6 +141,22 @@ class TestTrustSaleWizardRpc(HttpCase):
                 self.assertRefused({"order_id": order, "points": points})
         self.assertEqual(self.state(), before)
 
+    def test_points_written_later_are_checked_too(self):
+        """A wizard created with valid points, then written over XML-RPC with
+        what is not a number, over the balance or over the cap, applies nothing."""
+        before = self.state()
+        for points in ("nan", "inf", "1e309", "beaucoup", float("nan"), 1001, 301):
+            wizard_id = self.rpc(
+                WIZARD, "create", {"order_id": self.order.id, "points": 10}
+            )
+            with self.subTest(points=points), self.assertRaises(Fault) as caught:
+                self.rpc(WIZARD, "write", [wizard_id], {"points": points})
+                self.rpc(WIZARD, "action_apply", [wizard_id])
+            self.assertEqual(
+                caught.exception.faultCode, RPC_FAULT_CODE_WARNING, caught.exception
+            )
+        self.assertEqual(self.state(), before)
+
     def test_computed_fields_written_at_create_decide_nothing(self):
         before = self.state()
         # the limits and the customer are the server's: forged at create, they
